@@ -1,0 +1,3 @@
+module github.com/msixguard/msixguard
+
+go 1.26.8
