@@ -1,0 +1,254 @@
+package aggregate
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/msixguard/msixguard/event"
+	"github.com/msixguard/msixguard/rules"
+)
+
+// Kind says why a risk message was produced.
+type Kind string
+
+// The kinds of DESIGN.md.
+const (
+	KindEarly Kind = "early" // first match of a group in a window, at once
+	KindFinal Kind = "final" // the window closed: Splunk parity
+	KindLate  Kind = "late"  // a match for a window already final
+)
+
+// Group is the state of one (rule, window, by-fields) group.
+type Group struct {
+	Rule        *rules.Rule
+	WindowStart int64    // unix nanoseconds
+	By          []string // by-field values, in rule order
+	Count       int64
+	First, Last int64 // min and max event time, unix nanoseconds
+	Values      [][]string
+	Truncated   []bool // per values(): the cap cut values
+	Packages    []event.Package
+	PackagesCut bool
+}
+
+// WindowEnd is the exclusive end of the group's window.
+func (g *Group) WindowEnd() int64 { return g.WindowStart + int64(g.Rule.Window.Size) }
+
+// Result is a group ready to be written as a risk message.
+type Result struct {
+	Kind  Kind
+	Group Group
+}
+
+// Options bound the engine's state.
+type Options struct {
+	// MaxGroups caps open groups; a match that would open one more is
+	// dropped and counted (DropGroupLimit). 0 means DefaultMaxGroups.
+	MaxGroups int
+	// PackagesLimit caps the parsed packages kept per group.
+	PackagesLimit int
+}
+
+// DefaultMaxGroups holds well under 1 GiB of state (see docs/BENCHMARKS.md).
+const DefaultMaxGroups = 1_000_000
+
+// Drop reasons the engine counts.
+const (
+	DropGroupLimit  = "group_limit"
+	DropUnknownRule = "unknown_rule"
+)
+
+type groupKey struct {
+	rule  string
+	start int64
+	by    string
+}
+
+// Engine holds the open groups of one stream (one repartition partition in
+// stage 2, the whole input in `check`).
+type Engine struct {
+	rules     map[string]*rules.Rule
+	opts      Options
+	open      map[groupKey]*Group
+	watermark int64
+	hasWM     bool
+	// Dropped counts matches not aggregated, by reason.
+	Dropped map[string]int64
+}
+
+// New returns an engine for rs.
+func New(rs []*rules.Rule, opts Options) *Engine {
+	if opts.MaxGroups <= 0 {
+		opts.MaxGroups = DefaultMaxGroups
+	}
+	if opts.PackagesLimit <= 0 {
+		opts.PackagesLimit = rules.DefaultValuesLimit
+	}
+	e := &Engine{rules: map[string]*rules.Rule{}, opts: opts, open: map[groupKey]*Group{}, Dropped: map[string]int64{}}
+	for _, r := range rs {
+		e.rules[r.ID] = r
+	}
+	return e
+}
+
+// Watermark returns the event time through which windows are final, and
+// whether the engine has seen one.
+func (e *Engine) Watermark() (time.Time, bool) { return time.Unix(0, e.watermark).UTC(), e.hasWM }
+
+// OpenGroups is the number of groups in open windows.
+func (e *Engine) OpenGroups() int { return len(e.open) }
+
+// Final reports whether the window of rule r starting at start is final at
+// the current watermark.
+func (e *Engine) Final(r *rules.Rule, start int64) bool {
+	return e.hasWM && start+int64(r.Window.Size)+int64(r.Window.Lag) <= e.watermark
+}
+
+// Add folds m into its group. It returns an early result when m opened the
+// group, or a late result (holding m alone) when m's window is already
+// final; the caller decides which kinds to emit.
+func (e *Engine) Add(m rules.Match) []Result {
+	r, ok := e.rules[m.Rule]
+	if !ok {
+		e.Dropped[DropUnknownRule]++
+		return nil
+	}
+	start := r.Window.Start(m.Time)
+	if e.Final(r, start) {
+		g := newGroup(r, start, m.By)
+		g.add(m, e.opts.PackagesLimit)
+		return []Result{{Kind: KindLate, Group: *g}}
+	}
+	k := groupKey{rule: r.ID, start: start, by: joinBy(m.By)}
+	g, ok := e.open[k]
+	if !ok {
+		if len(e.open) >= e.opts.MaxGroups {
+			e.Dropped[DropGroupLimit]++
+			return nil
+		}
+		g = newGroup(r, start, m.By)
+		e.open[k] = g
+		g.add(m, e.opts.PackagesLimit)
+		return []Result{{Kind: KindEarly, Group: g.snapshot()}}
+	}
+	g.add(m, e.opts.PackagesLimit)
+	return nil
+}
+
+// Advance moves the watermark to wm (it never moves back) and returns the
+// groups of every window that became final, in a stable order.
+func (e *Engine) Advance(wm time.Time) []Result {
+	w := wm.UnixNano()
+	if e.hasWM && w <= e.watermark {
+		return nil
+	}
+	e.watermark, e.hasWM = w, true
+	return e.take(func(g *Group) bool { return e.Final(g.Rule, g.WindowStart) })
+}
+
+// Flush finalizes every open window, as `check` does at end of input.
+func (e *Engine) Flush() []Result {
+	return e.take(func(*Group) bool { return true })
+}
+
+func (e *Engine) take(done func(*Group) bool) []Result {
+	var out []Result
+	for k, g := range e.open {
+		if done(g) {
+			out = append(out, Result{Kind: KindFinal, Group: *g})
+			delete(e.open, k)
+		}
+	}
+	SortResults(out)
+	return out
+}
+
+// OldestOpen returns the earliest window start among open groups.
+func (e *Engine) OldestOpen() (int64, bool) {
+	var min int64
+	found := false
+	for _, g := range e.open {
+		if !found || g.WindowStart < min {
+			min, found = g.WindowStart, true
+		}
+	}
+	return min, found
+}
+
+// SortResults orders results by window start, rule and by-field values.
+func SortResults(rs []Result) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := &rs[i].Group, &rs[j].Group
+		if a.WindowStart != b.WindowStart {
+			return a.WindowStart < b.WindowStart
+		}
+		if a.Rule.ID != b.Rule.ID {
+			return a.Rule.ID < b.Rule.ID
+		}
+		for k := 0; k < len(a.By) && k < len(b.By); k++ {
+			if a.By[k] != b.By[k] {
+				return a.By[k] < b.By[k]
+			}
+		}
+		return false
+	})
+}
+
+func newGroup(r *rules.Rule, start int64, by []string) *Group {
+	return &Group{
+		Rule: r, WindowStart: start, By: append([]string(nil), by...),
+		Values: make([][]string, len(r.Values)), Truncated: make([]bool, len(r.Values)),
+	}
+}
+
+func (g *Group) add(m rules.Match, pkgLimit int) {
+	if g.Count == 0 || m.Time < g.First {
+		g.First = m.Time
+	}
+	if g.Count == 0 || m.Time > g.Last {
+		g.Last = m.Time
+	}
+	g.Count++
+	for i := range g.Values {
+		if i >= len(m.Values) {
+			break
+		}
+		for _, v := range m.Values[i] {
+			var cut bool
+			g.Values[i], cut = insertSorted(g.Values[i], v, g.Rule.ValuesCap)
+			g.Truncated[i] = g.Truncated[i] || cut
+		}
+	}
+	if len(m.Packages) > 0 {
+		var cut bool
+		g.Packages, cut = event.MergePackages(g.Packages, m.Packages, pkgLimit)
+		g.PackagesCut = g.PackagesCut || cut
+	}
+}
+
+// snapshot copies g so a result does not change as the group grows.
+func (g *Group) snapshot() Group {
+	c := *g
+	c.Values = make([][]string, len(g.Values))
+	for i, v := range g.Values {
+		c.Values[i] = append([]string(nil), v...)
+	}
+	c.Truncated = append([]bool(nil), g.Truncated...)
+	c.Packages = append([]event.Package(nil), g.Packages...)
+	return c
+}
+
+// joinBy builds the map key of a group. Values are length-prefixed: any
+// byte can occur in a field (JSON allows \u0000), and a plain separator
+// would let two different groups share a key.
+func joinBy(by []string) string {
+	var b strings.Builder
+	for _, v := range by {
+		b.WriteString(strconv.Itoa(len(v)))
+		b.WriteByte(':')
+		b.WriteString(v)
+	}
+	return b.String()
+}
