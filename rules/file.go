@@ -215,6 +215,16 @@ func (r *Rule) outputFields() map[string]bool {
 }
 
 func parseCondition(n *yaml.Node) (Condition, error) {
+	if n.Kind != yaml.MappingNode {
+		return Condition{}, errors.New("a condition is a mapping: {field: F, equals|not_equals|in|not_in: …}")
+	}
+	for i := 0; i < len(n.Content); i += 2 {
+		switch k := n.Content[i].Value; k {
+		case "field", "equals", "not_equals", "in", "not_in":
+		default:
+			return Condition{}, fmt.Errorf("field %s not found in condition (keys: field, equals, not_equals, in, not_in)", k)
+		}
+	}
 	var cf conditionFile
 	if err := n.Decode(&cf); err != nil {
 		return Condition{}, err
