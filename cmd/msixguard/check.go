@@ -159,4 +159,3 @@ func runCheck(cmd *cobra.Command, args []string, eng *engine, maxRecord int, str
 	}
 	return err
 }
-

@@ -112,7 +112,9 @@ and prints the difference when they differ.`,
 			m := metrics.NewUnregistered()
 			if err := pipeline.Check([]pipeline.Input{{Name: events, R: f}}, &got, pipeline.CheckOptions{
 				Format: eng.format, Rules: eng.rules, Engine: eng.opts, Emitter: eng.emitter, MaxBytes: ef.maxRecord, Metrics: m,
-				BadRecord: func(src string, line int, err error) { fmt.Fprintf(cmd.ErrOrStderr(), "%s:%d: skipped: %v\n", src, line, err) },
+				BadRecord: func(src string, line int, err error) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s:%d: skipped: %v\n", src, line, err)
+				},
 			}); err != nil {
 				return err
 			}
