@@ -141,13 +141,16 @@ var slotNames = [numSlots]string{
 	event.FieldEventCode, event.FieldDvc, event.FieldUserID, event.FieldPackageMoniker,
 }
 
-// reservedField reports whether name is a canonical single-value field that
-// only the record's own mapping may set (an EventData item called "dvc" must
-// not add a second dvc).
-func reservedField(name []byte) bool {
+// reservedField reports whether name is a single-value field that only the
+// record's own mapping may set: an EventData item called "dvc" must not add
+// a second dvc. With system, Channel and Provider are reserved too (XML and
+// ECS take them from the System section).
+func reservedField(name []byte, system bool) bool {
 	switch string(name) {
-	case event.FieldEventCode, event.FieldDvc, event.FieldUserID, "Channel", "Provider":
+	case event.FieldEventCode, event.FieldDvc, event.FieldUserID:
 		return true
+	case "Channel", "Provider":
+		return system
 	}
 	return false
 }

@@ -152,7 +152,7 @@ func (d *avroDecoder) record(r *avroReader) *DecodeError {
 	for n := r.blockCount(); n > 0 && r.err == nil; n = r.blockCount() {
 		for ; n > 0 && r.err == nil; n-- {
 			k, v := r.bytes(), r.bytes()
-			if r.err != nil || len(k) == 0 || reservedField(k) {
+			if r.err != nil || len(k) == 0 || reservedField(k, false) {
 				continue
 			}
 			if string(k) == event.FieldPackageMoniker {

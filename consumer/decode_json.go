@@ -224,7 +224,7 @@ func (d *jsonDecoder) ecs(o *fastjson.Object) *DecodeError {
 				derr = d.canonical(f, slotPackageMoniker, namedValue{event.FieldPackageMoniker, v})
 				return
 			}
-			if reservedField(key) {
+			if reservedField(key, true) {
 				return
 			}
 			derr = d.other(f, key, v)

@@ -236,7 +236,7 @@ func (st *xmlState) system(depth int, t xml.StartElement) *DecodeError {
 
 // field starts collecting an EventData or UserData value named name.
 func (st *xmlState) field(depth int, name string) *DecodeError {
-	if name == "" || reservedField([]byte(name)) {
+	if name == "" || reservedField([]byte(name), true) {
 		return nil
 	}
 	if name == event.FieldPackageMoniker {
