@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/msixguard/msixguard/event"
 )
@@ -119,8 +120,21 @@ func (e *DecodeError) Error() string {
 	return "decode " + string(e.Format) + " record: " + e.Reason + ": " + e.Detail
 }
 
+// maxDetail caps DecodeError.Detail: it becomes a dead-letter header, and
+// some parser errors grow with the input (fastjson wraps its error once per
+// nesting level).
+const maxDetail = 256
+
 func decodeErr(f Format, reason, format string, args ...any) *DecodeError {
-	return &DecodeError{Format: f, Reason: reason, Detail: fmt.Sprintf(format, args...)}
+	detail := fmt.Sprintf(format, args...)
+	if len(detail) > maxDetail {
+		cut := maxDetail
+		for cut > 0 && !utf8.RuneStart(detail[cut]) {
+			cut--
+		}
+		detail = detail[:cut] + "…"
+	}
+	return &DecodeError{Format: f, Reason: reason, Detail: detail}
 }
 
 // maxFieldValues caps the values one record may contribute. Event.Add scans

@@ -106,7 +106,7 @@ func nonEmpty(vs []string) []string {
 	return out
 }
 
-func readLines(t *testing.T, path string) [][]byte {
+func readLines(t testing.TB, path string) [][]byte {
 	t.Helper()
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
@@ -130,7 +130,7 @@ func readLines(t *testing.T, path string) [][]byte {
 	return lines
 }
 
-func decodeAll(t *testing.T, f Format, records [][]byte) []event.Event {
+func decodeAll(t testing.TB, f Format, records [][]byte) []event.Event {
 	t.Helper()
 	d, err := NewDecoder(f, DecoderOptions{})
 	if err != nil {
@@ -148,7 +148,7 @@ func decodeAll(t *testing.T, f Format, records [][]byte) []event.Event {
 }
 
 // encodeEventAvro writes a decoded event back as an Avro record.
-func encodeEventAvro(t *testing.T, ev *event.Event) []byte {
+func encodeEventAvro(t testing.TB, ev *event.Event) []byte {
 	t.Helper()
 	n := avroNative{time: ev.Time.Format(time.RFC3339Nano), fields: map[string]string{}}
 	if v, ok := ev.Value(event.FieldDvc); ok {

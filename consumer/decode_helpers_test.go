@@ -102,7 +102,8 @@ func checkDecodeInvariant(t *testing.T, d Decoder, data []byte) {
 		if !errors.As(err, &de) {
 			t.Fatalf("err %v is %T, not *DecodeError", err, err)
 		}
-		if !knownReasons[de.Reason] || de.Format == "" || de.Detail == "" {
+		if !knownReasons[de.Reason] || de.Format == "" || de.Detail == "" ||
+			len(de.Detail) > maxDetail+len("…") || !utf8.ValidString(de.Detail) {
 			t.Fatalf("bad DecodeError %#v", de)
 		}
 		if len(ev.Fields) != 0 || !ev.Time.IsZero() {

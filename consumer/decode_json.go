@@ -1,6 +1,8 @@
 package consumer
 
 import (
+	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -36,7 +38,7 @@ func (d *jsonDecoder) Decode(value []byte, ev *event.Event) error {
 	}
 	root, err := d.p.ParseBytes(value)
 	if err != nil {
-		return decodeErr(f, ReasonInvalidJSON, "%s", err)
+		return decodeErr(f, ReasonInvalidJSON, "%s", jsonSyntaxDetail(err))
 	}
 	if root.Type() != fastjson.TypeObject {
 		return decodeErr(f, ReasonNotAnEvent, "top level is a JSON %s, not an object", root.Type())
@@ -61,6 +63,28 @@ func (d *jsonDecoder) Decode(value []byte, ev *event.Event) error {
 	d.b.flush(ev)
 	ev.Time = d.b.time
 	return nil
+}
+
+// jsonSyntaxDetail shortens a fastjson error, which wraps its cause once
+// per nesting level ("cannot parse object: cannot parse object value: …"),
+// to the innermost cause and the unparsed tail.
+func jsonSyntaxDetail(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "too big depth") {
+		return fmt.Sprintf("nested deeper than %d levels", fastjson.MaxDepth)
+	}
+	head, tail, hasTail := strings.Cut(msg, "; unparsed tail: ")
+	for strings.HasPrefix(head, "cannot parse ") {
+		_, rest, ok := strings.Cut(head, ": ")
+		if !ok {
+			break
+		}
+		head = rest
+	}
+	if hasTail {
+		return head + " at " + tail
+	}
+	return head
 }
 
 // isECS tells an ECS document from a normalized one: ECS has @timestamp, and
@@ -207,8 +231,10 @@ func (d *jsonDecoder) ecs(o *fastjson.Object) *DecodeError {
 	if err := d.fixed(f, "Provider", "winlog.provider_name", get(winlog, "provider_name")); err != nil {
 		return err
 	}
-	for _, section := range [...]string{"event_data", "user_data"} {
-		data, err := childObject(f, winlog, section, "winlog."+section)
+	for _, section := range [...]struct{ key, path string }{
+		{"event_data", "winlog.event_data"}, {"user_data", "winlog.user_data"},
+	} {
+		data, err := childObject(f, winlog, section.key, section.path)
 		if err != nil {
 			return err
 		}
