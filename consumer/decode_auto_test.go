@@ -17,6 +17,16 @@ func TestDecodeAuto(t *testing.T) {
 			time: "2024-05-01T10:51:07.123Z", want: map[string][]string{"EventCode": {"855"}, "dvc": {"WS-1"}},
 		},
 		{
+			name: "normalized with a Logstash @timestamp stays normalized",
+			in:   `{"@timestamp":"2024-05-01T10:51:08Z","_time":"2024-05-01T10:51:07Z","EventCode":855}`,
+			time: "2024-05-01T10:51:07Z", want: map[string][]string{"EventCode": {"855"}, "@timestamp": {"2024-05-01T10:51:08Z"}},
+		},
+		{
+			name: "ECS with winlog even when a _time is added",
+			in:   `{"@timestamp":"2024-05-01T10:51:07Z","_time":"x","winlog":{"event_id":"855"}}`,
+			time: "2024-05-01T10:51:07Z", want: map[string][]string{"EventCode": {"855"}},
+		},
+		{
 			name:   "ECS by winlog object (and its error names ecs)",
 			in:     `{"winlog":{"event_id":"855"}}`,
 			reason: ReasonMissingTime, format: FormatECS,

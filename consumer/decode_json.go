@@ -87,14 +87,19 @@ func jsonSyntaxDetail(err error) string {
 	return head
 }
 
-// isECS tells an ECS document from a normalized one: ECS has @timestamp, and
-// Winlogbeat puts the Windows fields under a winlog object.
+// isECS tells an ECS document from a normalized one. A winlog object is
+// ECS (Winlogbeat puts the Windows fields there). Otherwise @timestamp means
+// ECS only when there is no normalized time: Logstash adds @timestamp to
+// every document it ships, normalized ones included, and reading those as
+// ECS would lose their EventCode without an error.
 func isECS(o *fastjson.Object) bool {
-	if o.Get("@timestamp") != nil {
+	if w := o.Get("winlog"); w != nil && w.Type() == fastjson.TypeObject {
 		return true
 	}
-	w := o.Get("winlog")
-	return w != nil && w.Type() == fastjson.TypeObject
+	if o.Get(keyTime) != nil || o.Get(aliasTime) != nil {
+		return false
+	}
+	return o.Get("@timestamp") != nil
 }
 
 // Normalized JSON keys and their aliases (the raw Windows names).

@@ -18,8 +18,10 @@
 //     System/TimeCreated/@SystemTime, System/Computer,
 //     System/Security/@UserID, EventData/Data[@Name]).
 //   - avro: the Confluent wire format with schemas/event.avsc.
-//   - auto: sniffs each record (0x00 Avro, '<' XML, '{' JSON; ECS when the
-//     object has @timestamp or a winlog object), with one parse.
+//   - auto: sniffs each record (0x00 Avro, '<' XML, '{' JSON), with one
+//     parse. A JSON object is ECS when it has a winlog object, or an
+//     @timestamp but no _time/TimeCreated (Logstash adds @timestamp to
+//     normalized records too).
 //
 // What every decoder guarantees:
 //
