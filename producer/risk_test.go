@@ -9,6 +9,7 @@ import (
 	"github.com/msixguard/msixguard/aggregate"
 	"github.com/msixguard/msixguard/metrics"
 	"github.com/msixguard/msixguard/rules"
+	"github.com/msixguard/msixguard/schemas"
 )
 
 func seedRule(t *testing.T) *rules.Rule {
@@ -130,5 +131,31 @@ func TestParseKinds(t *testing.T) {
 		if _, err := ParseKinds(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestAvroRoundTrip(t *testing.T) {
+	r := seedRule(t)
+	start := time.Date(2024, 5, 1, 10, 50, 0, 0, time.UTC)
+	ev := Build(group(r, start, 3, start, start.Add(time.Minute), "A", "B"), time.UTC, start)
+	enc, err := NewEncoder("avro", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := enc.Encode(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[0] != 0 || b[4] != 7 {
+		t.Fatalf("not Confluent framing with id 7: % x", b[:5])
+	}
+	codec, _ := schemas.RiskCodec()
+	native, _, err := codec.NativeFromBinary(b[5:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := native.(map[string]any)
+	if m["id"] != ev.ID || m["count"].(map[string]any)["long"] != int64(3) || m["dest"].(map[string]any)["string"] != "WS-0142" {
+		t.Fatalf("decoded %v", m)
 	}
 }

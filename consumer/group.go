@@ -1,0 +1,145 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/msixguard/msixguard/cluster"
+)
+
+// GroupSettings tune the consumer-group protocol for both stages.
+type GroupSettings struct {
+	SessionTimeout    time.Duration
+	HeartbeatInterval time.Duration
+	RebalanceTimeout  time.Duration
+	JoinBackoff       time.Duration
+}
+
+// DefaultGroupSettings react to a dead replica within ~10 s.
+var DefaultGroupSettings = GroupSettings{
+	SessionTimeout: 10 * time.Second, HeartbeatInterval: time.Second,
+	RebalanceTimeout: 10 * time.Second, JoinBackoff: time.Second,
+}
+
+// runGroup joins group id on topics and calls onGen for every generation
+// until ctx ends. onGen starts the generation's work with gen.Start and
+// returns; kafka-go ends the generation when any started function returns or
+// the group rebalances.
+func runGroup(ctx context.Context, c *cluster.Conn, id string, topics []string, gs GroupSettings, log zerolog.Logger, onGen func(*kafka.Generation)) error {
+	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID: id, Brokers: c.Brokers, Dialer: c.Dialer(), Topics: topics,
+		StartOffset: kafka.FirstOffset, WatchPartitionChanges: true, PartitionWatchInterval: 10 * time.Second,
+		SessionTimeout: gs.SessionTimeout, HeartbeatInterval: gs.HeartbeatInterval,
+		RebalanceTimeout: gs.RebalanceTimeout, JoinGroupBackoff: gs.JoinBackoff,
+		Timeout: c.Timeout,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			log.Debug().Str("group", id).Msg(fmt.Sprintf(msg, args...))
+		}),
+	})
+	if err != nil {
+		return fmt.Errorf("consumer group %s: %w", id, err)
+	}
+	// Closing the group leaves it, so the partitions move at once rather
+	// than after the session timeout.
+	stop := context.AfterFunc(ctx, func() { cg.Close() })
+	defer stop()
+	defer cg.Close()
+	for {
+		gen, err := cg.Next(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, kafka.ErrGroupClosed) {
+			return nil
+		}
+		if err != nil {
+			log.Warn().Err(err).Str("group", id).Msg("join failed; retrying")
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(gs.JoinBackoff):
+			}
+			continue
+		}
+		onGen(gen)
+	}
+}
+
+// assigned lists a generation's partitions for logs.
+func assigned(gen *kafka.Generation) map[string][]int {
+	out := map[string][]int{}
+	for t, ps := range gen.Assignments {
+		for _, p := range ps {
+			out[t] = append(out[t], p.ID)
+		}
+	}
+	return out
+}
+
+// commit commits one partition's offset with metadata through kafka.Client
+// (kafka-go's Generation.CommitOffsets cannot carry metadata).
+func commit(ctx context.Context, c *cluster.Conn, gen *kafka.Generation, topic string, partition int, offset int64, meta string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	resp, err := c.Client().OffsetCommit(ctx, &kafka.OffsetCommitRequest{
+		GroupID: gen.GroupID, GenerationID: int(gen.ID), MemberID: gen.MemberID,
+		Topics: map[string][]kafka.OffsetCommit{topic: {{Partition: partition, Offset: offset, Metadata: meta}}},
+	})
+	if err != nil {
+		return fmt.Errorf("commit %s/%d@%d: %w", topic, partition, offset, err)
+	}
+	for _, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return fmt.Errorf("commit %s/%d@%d: %w", topic, partition, offset, p.Error)
+			}
+		}
+	}
+	return nil
+}
+
+// committed fetches a partition's committed offset and metadata; offset is
+// negative when nothing was committed.
+func committed(ctx context.Context, c *cluster.Conn, group, topic string, partition int) (int64, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	resp, err := c.Client().OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: {partition}}})
+	if err != nil {
+		return 0, "", fmt.Errorf("fetch committed offset of %s/%d: %w", topic, partition, err)
+	}
+	if resp.Error != nil {
+		return 0, "", fmt.Errorf("fetch committed offset of %s/%d: %w", topic, partition, resp.Error)
+	}
+	for _, p := range resp.Topics[topic] {
+		if p.Partition == partition {
+			if p.Error != nil {
+				return 0, "", fmt.Errorf("fetch committed offset of %s/%d: %w", topic, partition, p.Error)
+			}
+			return p.CommittedOffset, p.Metadata, nil
+		}
+	}
+	return -1, "", nil
+}
+
+// newPartitionReader reads one partition from offset (or the first offset
+// when offset is negative).
+func newPartitionReader(c *cluster.Conn, topic string, partition int, offset int64, maxBytes int) (*kafka.Reader, error) {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: c.Brokers, Dialer: c.Dialer(), Topic: topic, Partition: partition,
+		MinBytes: 1, MaxBytes: maxBytes, MaxWait: 200 * time.Millisecond, ReadBackoffMin: 50 * time.Millisecond,
+		ReadBackoffMax: time.Second, QueueCapacity: 1000,
+	})
+	if offset < 0 {
+		offset = kafka.FirstOffset
+	}
+	if err := r.SetOffset(offset); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("seek %s/%d to %d: %w", topic, partition, offset, err)
+	}
+	return r, nil
+}

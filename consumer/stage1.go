@@ -1,0 +1,287 @@
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/msixguard/msixguard/cluster"
+	"github.com/msixguard/msixguard/event"
+	"github.com/msixguard/msixguard/metrics"
+	"github.com/msixguard/msixguard/producer"
+	"github.com/msixguard/msixguard/rules"
+)
+
+// Stage1Config configures the stateless stage: decode, filter, repartition.
+type Stage1Config struct {
+	Conn   *cluster.Conn
+	Group  string   // consumer group id of stage 1
+	Topics []string // input topics
+	// InputPartitions is the total partition count of Topics, written into
+	// every marker so stage 2 knows when all input partitions reported.
+	InputPartitions       int
+	Format                Format
+	Decoder               DecoderOptions
+	Rules                 *rules.Set
+	Repartition           *producer.Writer // balancer: producer.RouteBalancer
+	RepartitionPartitions int
+	DLQ                   *producer.Writer
+	IdleTimeout           time.Duration
+	MarkerInterval        time.Duration // about 1s
+	FlushInterval         time.Duration // how long matches may wait before a write+commit
+	FlushRecords          int           // records per flush at most
+	MaxRecordBytes        int
+	MaxFutureSkew         time.Duration // event time beyond wall clock + skew is rejected
+	FetchMaxBytes         int
+	Settings              GroupSettings
+	Now                   func() time.Time
+	Log                   zerolog.Logger
+	Metrics               *metrics.Metrics
+	// OnAssigned, when set, is told of each generation's assignment.
+	OnAssigned func(map[string][]int)
+}
+
+// inputStates is what stage 1 knows about the input partitions it owns in
+// the current generation; the marker loop reads it.
+type inputStates struct {
+	mu     sync.Mutex
+	states map[string]*inputState
+}
+
+type inputState struct {
+	topic     string
+	partition int
+	wm        int64 // max event time of committed records
+	hasWM     bool
+	lastRead  time.Time // wall clock of the last record read
+	pending   bool      // records read but not yet committed
+}
+
+// RunStage1 runs stage 1 until ctx ends.
+func RunStage1(ctx context.Context, cfg Stage1Config) error {
+	log := cfg.Log.With().Str("stage", "1").Logger()
+	return runGroup(ctx, cfg.Conn, cfg.Group, cfg.Topics, cfg.Settings, log, func(gen *kafka.Generation) {
+		cfg.Metrics.Rebalances.WithLabelValues("1").Inc()
+		log.Info().Int32("generation", gen.ID).Interface("assigned", assigned(gen)).Msg("joined")
+		if cfg.OnAssigned != nil {
+			cfg.OnAssigned(assigned(gen))
+		}
+		st := &inputStates{states: map[string]*inputState{}}
+		now := cfg.Now()
+		for topic, parts := range gen.Assignments {
+			for _, pa := range parts {
+				s := &inputState{topic: topic, partition: pa.ID, lastRead: now}
+				st.states[fmt.Sprintf("%s/%d", topic, pa.ID)] = s
+				topic, pa := topic, pa
+				gen.Start(func(ctx context.Context) {
+					if err := runInputPartition(ctx, cfg, gen, topic, pa, s, st, log); err != nil && ctx.Err() == nil {
+						log.Error().Err(err).Str("topic", topic).Int("partition", pa.ID).Msg("input partition stopped; rejoining")
+					}
+				})
+			}
+		}
+		if len(st.states) > 0 {
+			gen.Start(func(ctx context.Context) { markerLoop(ctx, cfg, st, log) })
+		}
+	})
+}
+
+// runInputPartition reads one input partition in order. Matches and bad
+// records are written (acks=all) before the offsets that carried them are
+// committed, in batches of FlushRecords or FlushInterval.
+func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generation, topic string, pa kafka.PartitionAssignment, s *inputState, st *inputStates, log zerolog.Logger) error {
+	r, err := newPartitionReader(cfg.Conn, topic, pa.ID, pa.Offset, cfg.FetchMaxBytes)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	dec, err := NewDecoder(cfg.Format, cfg.Decoder)
+	if err != nil {
+		return err
+	}
+	var (
+		ev        event.Event
+		out, dlq  []kafka.Message
+		next      int64 = -1 // offset to commit
+		pendingWM int64
+		hasPend   bool
+		lastFlush = cfg.Now()
+	)
+	m := cfg.Metrics
+	flush := func() error {
+		if next < 0 {
+			return nil
+		}
+		if err := cfg.Repartition.Write(ctx, out...); err != nil {
+			m.WriteErrors.WithLabelValues(cfg.Repartition.Topic()).Inc()
+			return err
+		}
+		if err := cfg.DLQ.Write(ctx, dlq...); err != nil {
+			m.WriteErrors.WithLabelValues(cfg.DLQ.Topic()).Inc()
+			return err
+		}
+		m.DLQWrites.Add(float64(len(dlq)))
+		if err := commit(ctx, cfg.Conn, gen, topic, pa.ID, next, ""); err != nil {
+			m.CommitErrors.WithLabelValues("1").Inc()
+			return err
+		}
+		st.mu.Lock()
+		if hasPend && (!s.hasWM || pendingWM > s.wm) {
+			s.wm, s.hasWM = pendingWM, true
+		}
+		s.pending = false
+		st.mu.Unlock()
+		out, dlq, next, hasPend = out[:0], dlq[:0], -1, false
+		lastFlush = cfg.Now()
+		m.ConsumerLag.WithLabelValues("1", topic, strconv.Itoa(pa.ID)).Set(float64(r.Lag()))
+		return nil
+	}
+	for {
+		fctx, cancel := context.WithTimeout(ctx, cfg.FlushInterval)
+		msg, err := r.FetchMessage(fctx)
+		cancel()
+		if ctx.Err() != nil {
+			return nil // generation over: the next owner re-reads what was not committed
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("read %s/%d: %w", topic, pa.ID, err)
+		}
+		if err == nil {
+			now := cfg.Now()
+			st.mu.Lock()
+			s.lastRead, s.pending = now, true
+			st.mu.Unlock()
+			m.RecordsConsumed.WithLabelValues(topic).Inc()
+			t, bad := processInput(cfg, dec, &ev, msg, now, &out)
+			if bad != nil {
+				dlq = append(dlq, *bad)
+			}
+			if !t.IsZero() {
+				if tn := t.UnixNano(); !hasPend || tn > pendingWM {
+					pendingWM, hasPend = tn, true
+				}
+			}
+			next = msg.Offset + 1
+		}
+		if next >= 0 && (len(out)+len(dlq) >= cfg.FlushRecords || cfg.Now().Sub(lastFlush) >= cfg.FlushInterval) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// processInput handles one input record: it appends the repartition records
+// of its matches to out and returns the record's event time (zero when it
+// has none that may move the watermark) and its dead letter, if any.
+func processInput(cfg Stage1Config, dec Decoder, ev *event.Event, msg kafka.Message, now time.Time, out *[]kafka.Message) (time.Time, *kafka.Message) {
+	m := cfg.Metrics
+	if msg.Value == nil {
+		// A tombstone carries no event; it is counted, not dead-lettered.
+		m.Dropped.WithLabelValues("tombstone").Inc()
+		return time.Time{}, nil
+	}
+	dead := func(reason, detail string) *kafka.Message {
+		d := producer.DeadLetter(msg, reason, detail, now)
+		return &d
+	}
+	if len(msg.Value) > cfg.MaxRecordBytes {
+		m.DecodeErrors.WithLabelValues(string(cfg.Format), "record_too_large").Inc()
+		return time.Time{}, dead("record_too_large", fmt.Sprintf("record of %d bytes exceeds --max-record-bytes %d", len(msg.Value), cfg.MaxRecordBytes))
+	}
+	if err := dec.Decode(msg.Value, ev); err != nil {
+		var de *DecodeError
+		if !errors.As(err, &de) {
+			de = &DecodeError{Format: cfg.Format, Reason: "other", Detail: err.Error()}
+		}
+		m.DecodeErrors.WithLabelValues(string(de.Format), de.Reason).Inc()
+		return time.Time{}, dead(de.Reason, de.Error())
+	}
+	if cfg.MaxFutureSkew > 0 && ev.Time.After(now.Add(cfg.MaxFutureSkew)) {
+		// A clock far ahead would close every open window at once.
+		m.Dropped.WithLabelValues("future_time").Inc()
+		return time.Time{}, dead("future_time", fmt.Sprintf("event time %s is more than %s ahead of the wall clock", ev.Time.Format(time.RFC3339), cfg.MaxFutureSkew))
+	}
+	matched := cfg.Rules.Detect(ev, func(r *rules.Rule, match rules.Match, drop rules.DropReason) {
+		m.Matched.WithLabelValues(r.ID).Inc()
+		if drop != "" {
+			m.Dropped.WithLabelValues(string(drop)).Inc()
+			return
+		}
+		*out = append(*out, MatchRecord(match, msg.Topic, msg.Partition, msg.Offset, msg.Time))
+	})
+	if !matched {
+		m.Unmatched.Inc()
+	}
+	return ev.Time, nil
+}
+
+// MatchRecord is the repartition record of a match: keyed by its group, so
+// every match of a group lands on one partition, with its source position in
+// headers for de-duplication.
+func MatchRecord(match rules.Match, topic string, partition int, offset int64, ts time.Time) kafka.Message {
+	v, _ := json.Marshal(match) // plain strings and numbers: cannot fail
+	key := GroupKey(match)
+	return kafka.Message{Key: []byte(key), Value: v, Time: ts, Headers: []kafka.Header{
+		{Key: producer.HeaderType, Value: []byte("match")},
+		{Key: producer.HeaderSourceTopic, Value: []byte(topic)},
+		{Key: producer.HeaderSourcePartition, Value: []byte(strconv.Itoa(partition))},
+		{Key: producer.HeaderSourceOffset, Value: []byte(strconv.FormatInt(offset, 10))},
+	}}
+}
+
+// GroupKey is the repartition key of a match: rule and by-field values
+// (not the window: all windows of a group share a partition, which keeps
+// per-group order).
+func GroupKey(m rules.Match) string {
+	b, _ := json.Marshal(append([]string{m.Rule}, m.By...))
+	return string(b)
+}
+
+// markerLoop writes the watermark marker of every owned input partition to
+// every repartition partition about once per MarkerInterval.
+func markerLoop(ctx context.Context, cfg Stage1Config, st *inputStates, log zerolog.Logger) {
+	t := time.NewTicker(cfg.MarkerInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := cfg.Now()
+		mk := Marker{Inputs: cfg.InputPartitions, Wall: now.UnixNano()}
+		st.mu.Lock()
+		for _, s := range st.states {
+			is := InputState{Topic: s.topic, Partition: s.partition, Idle: !s.pending && now.Sub(s.lastRead) >= cfg.IdleTimeout}
+			if s.hasWM {
+				wm := s.wm
+				is.Watermark = &wm
+			}
+			mk.States = append(mk.States, is)
+		}
+		st.mu.Unlock()
+		v, _ := json.Marshal(mk)
+		msgs := make([]kafka.Message, cfg.RepartitionPartitions)
+		for p := range msgs {
+			msgs[p] = kafka.Message{Value: v, Headers: []kafka.Header{
+				{Key: producer.HeaderType, Value: []byte("watermark")},
+				{Key: producer.HeaderDestPartition, Value: []byte(strconv.Itoa(p))},
+			}}
+		}
+		if err := cfg.Repartition.Write(ctx, msgs...); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			cfg.Metrics.WriteErrors.WithLabelValues(cfg.Repartition.Topic()).Inc()
+			log.Warn().Err(err).Msg("watermark marker write failed; will retry")
+		}
+	}
+}

@@ -1,0 +1,376 @@
+package consumer
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/msixguard/msixguard/aggregate"
+	"github.com/msixguard/msixguard/cluster"
+	"github.com/msixguard/msixguard/metrics"
+	"github.com/msixguard/msixguard/producer"
+	"github.com/msixguard/msixguard/rules"
+)
+
+// Stage2Config configures the stateful stage: windowed stats per group.
+type Stage2Config struct {
+	Conn           *cluster.Conn
+	Group          string
+	Topic          string // repartition topic
+	Rules          *rules.Set
+	Engine         aggregate.Options
+	Emitter        *producer.Emitter
+	Encoder        producer.Encoder
+	Risk           *producer.Writer
+	CommitInterval time.Duration
+	FetchMaxBytes  int
+	Settings       GroupSettings
+	Now            func() time.Time
+	Log            zerolog.Logger
+	Metrics        *metrics.Metrics
+	OnAssigned     func(map[string][]int)
+}
+
+// RunStage2 runs stage 2 until ctx ends. Each repartition partition has its
+// own engine, watermark and commit point; state of a partition lives only as
+// long as the generation that owns it, and is rebuilt from Kafka by the next
+// owner.
+func RunStage2(ctx context.Context, cfg Stage2Config) error {
+	log := cfg.Log.With().Str("stage", "2").Logger()
+	return runGroup(ctx, cfg.Conn, cfg.Group, []string{cfg.Topic}, cfg.Settings, log, func(gen *kafka.Generation) {
+		cfg.Metrics.Rebalances.WithLabelValues("2").Inc()
+		log.Info().Int32("generation", gen.ID).Interface("assigned", assigned(gen)).Msg("joined")
+		if cfg.OnAssigned != nil {
+			cfg.OnAssigned(assigned(gen))
+		}
+		for _, pa := range gen.Assignments[cfg.Topic] {
+			pa := pa
+			gen.Start(func(ctx context.Context) {
+				p := newPartitionState(cfg, pa.ID, log)
+				err := p.run(ctx, gen)
+				p.clearGauges()
+				if err != nil && ctx.Err() == nil {
+					log.Error().Err(err).Int("partition", pa.ID).Msg("repartition partition stopped; rejoining")
+				}
+			})
+		}
+	})
+}
+
+// commitMeta is stored with each stage-2 commit. Records of windows already
+// emitted can lie after the commit point, interleaved with an open window's;
+// the metadata lets the next owner skip them and rebuild the exact state.
+type commitMeta struct {
+	// Emitted is the watermark through which windows were emitted.
+	Emitted int64 `json:"e"`
+	// Read is the next offset at commit time: records in [commit, Read)
+	// were already processed, so their markers are already in Tracker.
+	Read int64 `json:"r"`
+	// Tracker is the watermark state at Read.
+	Tracker *Tracker `json:"t"`
+	// Seen is the de-duplication state at the commit offset: highest source
+	// offset aggregated, per input partition.
+	Seen map[string]int64 `json:"s"`
+}
+
+// Kafka brokers cap commit metadata (offset.metadata.max.bytes, 4096 by
+// default); large states are deflated.
+const metaCompressAbove = 1024
+
+func (m *commitMeta) encode() (string, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	if len(b) <= metaCompressAbove {
+		return "j1:" + string(b), nil
+	}
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.BestCompression)
+	w.Write(b)
+	w.Close()
+	return "z1:" + base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+}
+
+func decodeMeta(s string) (*commitMeta, error) {
+	var raw []byte
+	switch {
+	case s == "":
+		return nil, nil
+	case strings.HasPrefix(s, "j1:"):
+		raw = []byte(s[3:])
+	case strings.HasPrefix(s, "z1:"):
+		z, err := base64.StdEncoding.DecodeString(s[3:])
+		if err != nil {
+			return nil, fmt.Errorf("commit metadata: %w", err)
+		}
+		if raw, err = io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(z)), 16<<20)); err != nil {
+			return nil, fmt.Errorf("commit metadata: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("commit metadata %.20q… is not msixguard's", s)
+	}
+	var m commitMeta
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("commit metadata: %w", err)
+	}
+	if m.Tracker == nil {
+		m.Tracker = NewTracker()
+	}
+	if m.Seen == nil {
+		m.Seen = map[string]int64{}
+	}
+	return &m, nil
+}
+
+type windowID struct {
+	rule  string
+	start int64
+}
+
+// windowStart remembers where a window's first record is and the
+// de-duplication state just before it: the commit point and its metadata
+// while the window is open.
+type windowStart struct {
+	offset int64
+	seen   map[string]int64
+}
+
+type partitionState struct {
+	cfg       Stage2Config
+	partition int
+	log       zerolog.Logger
+	engine    *aggregate.Engine
+	tracker   *Tracker
+	seen      map[string]int64
+	windows   map[windowID]windowStart
+	replayTo  int64 // records before it were processed before the last commit
+	next      int64 // next offset to read
+	label     string
+}
+
+func newPartitionState(cfg Stage2Config, partition int, log zerolog.Logger) *partitionState {
+	return &partitionState{
+		cfg: cfg, partition: partition, log: log.With().Int("partition", partition).Logger(),
+		engine:  aggregate.New(cfg.Rules.Rules, cfg.Engine),
+		tracker: NewTracker(), seen: map[string]int64{}, windows: map[windowID]windowStart{},
+		label: strconv.Itoa(partition),
+	}
+}
+
+func (p *partitionState) run(ctx context.Context, gen *kafka.Generation) error {
+	cfg := p.cfg
+	off, raw, err := committed(ctx, cfg.Conn, gen.GroupID, cfg.Topic, p.partition)
+	if err != nil {
+		return err
+	}
+	meta, err := decodeMeta(raw)
+	if err != nil {
+		// Not ours (a reset by hand?): start clean from the offset rather
+		// than refuse to run; say so.
+		p.log.Warn().Err(err).Msg("ignoring commit metadata")
+	}
+	if meta != nil {
+		p.engine.Advance(time.Unix(0, meta.Emitted))
+		p.tracker, p.seen, p.replayTo = meta.Tracker, meta.Seen, meta.Read
+	}
+	r, err := newPartitionReader(cfg.Conn, cfg.Topic, p.partition, off, cfg.FetchMaxBytes)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	p.next = off
+	p.log.Info().Int64("offset", off).Int64("replay_to", p.replayTo).Msg("assigned: rebuilding state from the commit point")
+	lastCommit := cfg.Now()
+	dirty := false
+	for {
+		fctx, cancel := context.WithTimeout(ctx, cfg.CommitInterval)
+		msg, err := r.FetchMessage(fctx)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("read %s/%d: %w", cfg.Topic, p.partition, err)
+		}
+		if err == nil {
+			if err := p.handle(ctx, msg); err != nil {
+				return err
+			}
+			p.next = msg.Offset + 1
+			dirty = true
+		}
+		if dirty && p.next >= p.replayTo && cfg.Now().Sub(lastCommit) >= cfg.CommitInterval {
+			if err := p.commit(ctx, gen); err != nil {
+				cfg.Metrics.CommitErrors.WithLabelValues("2").Inc()
+				return err
+			}
+			lastCommit, dirty = cfg.Now(), false
+			cfg.Metrics.ConsumerLag.WithLabelValues("2", cfg.Topic, p.label).Set(float64(r.Lag()))
+		}
+	}
+}
+
+func (p *partitionState) handle(ctx context.Context, msg kafka.Message) error {
+	replay := msg.Offset < p.replayTo
+	switch string(producer.Header(msg.Headers, producer.HeaderType)) {
+	case "watermark":
+		if replay {
+			return nil // already in the restored tracker
+		}
+		mk, err := decodeMarker(msg.Value)
+		if err != nil {
+			p.log.Warn().Err(err).Int64("offset", msg.Offset).Msg("skipping bad marker")
+			return nil
+		}
+		p.tracker.Observe(mk)
+		wm, ok := p.tracker.Watermark()
+		if !ok {
+			return nil
+		}
+		p.updateWatermarkGauges(wm)
+		results := p.engine.Advance(time.Unix(0, wm))
+		for id := range p.windows {
+			if r, ok := p.cfg.Rules.Rule(id.rule); !ok || p.engine.Final(r, id.start) {
+				delete(p.windows, id)
+			}
+		}
+		if len(results) > 0 {
+			p.log.Info().Time("watermark", time.Unix(0, wm).UTC()).Int("groups", len(results)).Msg("windows closed")
+		}
+		return p.emit(ctx, results, time.Time{})
+	case "match":
+		return p.handleMatch(ctx, msg, replay)
+	default:
+		p.log.Warn().Int64("offset", msg.Offset).Msg("skipping repartition record without a known msixguard-type header")
+		return nil
+	}
+}
+
+func (p *partitionState) handleMatch(ctx context.Context, msg kafka.Message, replay bool) error {
+	src := string(producer.Header(msg.Headers, producer.HeaderSourceTopic)) + "/" + string(producer.Header(msg.Headers, producer.HeaderSourcePartition))
+	srcOff, err := strconv.ParseInt(string(producer.Header(msg.Headers, producer.HeaderSourceOffset)), 10, 64)
+	if err != nil {
+		p.log.Warn().Int64("offset", msg.Offset).Msg("skipping match without a source offset")
+		return nil
+	}
+	// Stage 1 re-sends matches after a crash or rebalance; the source
+	// offsets of one input partition only grow otherwise.
+	if last, ok := p.seen[src]; ok && srcOff <= last {
+		p.cfg.Metrics.Duplicates.Inc()
+		return nil
+	}
+	var m rules.Match
+	if err := json.Unmarshal(msg.Value, &m); err != nil {
+		p.log.Warn().Err(err).Int64("offset", msg.Offset).Msg("skipping undecodable match")
+		return nil
+	}
+	r, ok := p.cfg.Rules.Rule(m.Rule)
+	if !ok {
+		p.cfg.Metrics.Dropped.WithLabelValues(aggregate.DropUnknownRule).Inc()
+		p.seen[src] = srcOff
+		return nil
+	}
+	start := r.Window.Start(m.Time)
+	id := windowID{rule: r.ID, start: start}
+	final := p.engine.Final(r, start)
+	if replay && final {
+		// Emitted before the last commit (as final or late).
+		p.seen[src] = srcOff
+		return nil
+	}
+	if _, ok := p.windows[id]; !ok && !final {
+		p.windows[id] = windowStart{offset: msg.Offset, seen: copySeen(p.seen)}
+	}
+	p.seen[src] = srcOff
+	before := p.engine.Dropped[aggregate.DropGroupLimit]
+	results := p.engine.Add(m)
+	if p.engine.Dropped[aggregate.DropGroupLimit] != before {
+		p.cfg.Metrics.Dropped.WithLabelValues(aggregate.DropGroupLimit).Inc()
+		p.log.Warn().Int("open_groups", p.engine.OpenGroups()).Msg("open group limit reached; match dropped")
+	}
+	p.cfg.Metrics.OpenGroups.WithLabelValues(p.label).Set(float64(p.engine.OpenGroups()))
+	p.cfg.Metrics.OpenWindows.WithLabelValues(p.label).Set(float64(len(p.windows)))
+	if replay {
+		return nil // early messages of replayed records went out before the commit
+	}
+	return p.emit(ctx, results, msg.Time)
+}
+
+// emit writes the risk messages of results. recordTime is the timestamp of
+// the input record that caused them (early, late), zero for closed windows.
+func (p *partitionState) emit(ctx context.Context, results []aggregate.Result, recordTime time.Time) error {
+	if len(results) == 0 {
+		return nil
+	}
+	evs := p.cfg.Emitter.Messages(results)
+	msgs := make([]kafka.Message, 0, len(evs))
+	for _, ev := range evs {
+		rec, err := producer.RiskRecord(ev, p.cfg.Encoder)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, rec)
+	}
+	if err := p.cfg.Risk.Write(ctx, msgs...); err != nil {
+		p.cfg.Metrics.WriteErrors.WithLabelValues(p.cfg.Risk.Topic()).Inc()
+		return err
+	}
+	if !recordTime.IsZero() && len(evs) > 0 {
+		p.cfg.Metrics.Latency.Observe(p.cfg.Now().Sub(recordTime).Seconds())
+	}
+	return nil
+}
+
+// commit commits the offset of the oldest open window's first record (or
+// the read position when no window is open), with the metadata to rebuild
+// the state from there.
+func (p *partitionState) commit(ctx context.Context, gen *kafka.Generation) error {
+	at, seenAt := p.next, p.seen
+	for _, w := range p.windows {
+		if w.offset < at {
+			at, seenAt = w.offset, w.seen
+		}
+	}
+	wm, _ := p.engine.Watermark()
+	meta := commitMeta{Emitted: wm.UnixNano(), Read: p.next, Tracker: p.tracker, Seen: seenAt}
+	s, err := meta.encode()
+	if err != nil {
+		return err
+	}
+	return commit(ctx, p.cfg.Conn, gen, p.cfg.Topic, p.partition, at, s)
+}
+
+func (p *partitionState) updateWatermarkGauges(wm int64) {
+	m := p.cfg.Metrics
+	m.WatermarkAge.WithLabelValues(p.label).Set(p.cfg.Now().Sub(time.Unix(0, wm)).Seconds())
+	for k, v := range p.tracker.InputWatermarks() {
+		m.Watermark.WithLabelValues(k).Set(float64(v) / 1e9)
+	}
+}
+
+func (p *partitionState) clearGauges() {
+	m := p.cfg.Metrics
+	m.OpenGroups.DeleteLabelValues(p.label)
+	m.OpenWindows.DeleteLabelValues(p.label)
+	m.WatermarkAge.DeleteLabelValues(p.label)
+}
+
+func copySeen(s map[string]int64) map[string]int64 {
+	c := make(map[string]int64, len(s))
+	for k, v := range s {
+		c[k] = v
+	}
+	return c
+}
