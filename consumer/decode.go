@@ -125,8 +125,10 @@ func (e *DecodeError) Error() string {
 // nesting level).
 const maxDetail = 256
 
+// decodeErr builds a DecodeError. The detail is made valid UTF-8 (encoding/xml
+// quotes offending bytes raw) and cut to maxDetail bytes.
 func decodeErr(f Format, reason, format string, args ...any) *DecodeError {
-	detail := fmt.Sprintf(format, args...)
+	detail := strings.ToValidUTF8(fmt.Sprintf(format, args...), "\ufffd")
 	if len(detail) > maxDetail {
 		cut := maxDetail
 		for cut > 0 && !utf8.RuneStart(detail[cut]) {
