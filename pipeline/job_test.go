@@ -73,7 +73,7 @@ func (j *testJob) config(t *testing.T, m *metrics.Metrics) JobConfig {
 		Encoder: producer.JSONEncoder{}, IdleTimeout: 2 * time.Second, MaxRecordBytes: 1 << 20,
 		MarkerInterval: 200 * time.Millisecond, FlushInterval: 100 * time.Millisecond, CommitInterval: 300 * time.Millisecond,
 		Settings: consumer.GroupSettings{SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond, RebalanceTimeout: 6 * time.Second, JoinBackoff: 500 * time.Millisecond},
-		Now: time.Now, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Metrics: m,
+		Now:      time.Now, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Metrics: m,
 	}
 }
 

@@ -46,6 +46,6 @@ func newRootCmd() *cobra.Command {
 	}
 	// Flag parse errors are usage errors (exit 2).
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: 2, err: err} })
-	root.AddCommand(newCheckCmd(), newRulesCmd())
+	root.AddCommand(newCheckCmd(), newRunCmd(), newDemoCmd(), newReplayCmd(), newRulesCmd())
 	return root
 }
