@@ -133,7 +133,7 @@ func (j *testJob) produce(t *testing.T, file string, from, to int) int {
 
 // collect reads final risk messages until want distinct ids arrived.
 func (j *testJob) collect(t *testing.T, want int, timeout time.Duration) ([]byte, int) {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: j.conn.Brokers, Topic: j.risk, Partition: 0, MaxWait: 200 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: j.conn.Brokers, Dialer: j.conn.Dialer(), Topic: j.risk, Partition: 0, MaxWait: 200 * time.Millisecond})
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -257,7 +257,7 @@ func TestJobDeadLettersBadRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: j.conn.Brokers, Topic: j.prefix + "-dlq", Partition: 0, MaxWait: 200 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: j.conn.Brokers, Dialer: j.conn.Dialer(), Topic: j.prefix + "-dlq", Partition: 0, MaxWait: 200 * time.Millisecond})
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

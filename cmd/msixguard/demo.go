@@ -129,7 +129,7 @@ func runDemo(ctx context.Context, out, errOut io.Writer, asJSON bool, timeout ti
 	w.Close()
 	fmt.Fprintf(errOut, "replayed %d constructed events to %s (3 partitions); waiting for %d risk messages…\n", len(recs), input, len(wantIDs))
 
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: conn.Brokers, Topic: risk, Partition: 0, MaxWait: 200 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: conn.Brokers, Dialer: conn.Dialer(), Topic: risk, Partition: 0, MaxWait: 200 * time.Millisecond})
 	defer r.Close()
 	var got bytes.Buffer
 	seen := map[string]bool{}
