@@ -171,6 +171,17 @@ var jsonCases = []decodeCase{
 	{name: "malformed number read", in: `{"_time":01714561200}`, reason: ReasonInvalidJSON},
 	{name: "nan number read", in: `{"_time":1,"EventCode":nan}`, reason: ReasonInvalidJSON},
 	{name: "deep nesting", in: `{"_time":1,"x":` + strings.Repeat("[", 400) + strings.Repeat("]", 400) + `}`, reason: ReasonInvalidJSON},
+	{name: "deep nesting, unbalanced", in: `{"_time":1,"x":` + strings.Repeat("[", maxJSONDepth) + `0A`, reason: ReasonInvalidJSON},
+	{
+		name:   "brackets inside strings do not count",
+		in:     `{"_time":1,"dvc":"` + strings.Repeat("[{", 100) + `\"[","PackageMoniker":[["a"]]}`,
+		reason: ReasonBadFieldType, // the nested array, reached only if the strings were skipped
+	},
+	{
+		name: "nesting at the limit is fine",
+		in:   `{"_time":1,"x":` + strings.Repeat("[", maxJSONDepth-1) + strings.Repeat("]", maxJSONDepth-1) + `}`,
+		time: "1970-01-01T00:00:01Z", want: map[string][]string{},
+	},
 	{name: "array", in: `[{"_time":1}]`, reason: ReasonNotAnEvent},
 	{name: "string", in: `"2024-05-01T10:51:07Z"`, reason: ReasonNotAnEvent},
 	{name: "no time", in: `{"EventCode":855,"dvc":"WS-1"}`, reason: ReasonMissingTime},
