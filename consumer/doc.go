@@ -1,5 +1,9 @@
-// Package consumer is stage 1's input side: group reading, decoders,
-// watermarks, commits.
+// Package consumer owns reading: the record decoders, both stages' group
+// loops (stage1.go: decode, filter, repartition, markers; stage2.go:
+// per-partition windows driven by aggregate), watermarks (watermark.go) and
+// commits with metadata (group.go). It must not encode risk messages
+// (producer) or decide what matches (rules). docs/architecture.md explains
+// the commit and watermark rules.
 //
 // # Decoders
 //
