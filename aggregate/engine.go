@@ -108,33 +108,34 @@ func (e *Engine) Final(r *rules.Rule, start int64) bool {
 
 // Add folds m into its group. It returns an early result when m opened the
 // group, or a late result (holding m alone) when m's window is already
-// final; the caller decides which kinds to emit.
-func (e *Engine) Add(m rules.Match) []Result {
+// final; the caller decides which kinds to emit. When m is not aggregated it
+// returns the drop reason (also counted in Dropped).
+func (e *Engine) Add(m rules.Match) ([]Result, string) {
 	r, ok := e.rules[m.Rule]
 	if !ok {
 		e.Dropped[DropUnknownRule]++
-		return nil
+		return nil, DropUnknownRule
 	}
 	start := r.Window.Start(m.Time)
 	if e.Final(r, start) {
 		g := newGroup(r, start, m.By)
 		g.add(m, e.opts.PackagesLimit)
-		return []Result{{Kind: KindLate, Group: *g}}
+		return []Result{{Kind: KindLate, Group: *g}}, ""
 	}
 	k := groupKey{rule: r.ID, start: start, by: joinBy(m.By)}
 	g, ok := e.open[k]
 	if !ok {
 		if len(e.open) >= e.opts.MaxGroups {
 			e.Dropped[DropGroupLimit]++
-			return nil
+			return nil, DropGroupLimit
 		}
 		g = newGroup(r, start, m.By)
 		e.open[k] = g
 		g.add(m, e.opts.PackagesLimit)
-		return []Result{{Kind: KindEarly, Group: g.snapshot()}}
+		return []Result{{Kind: KindEarly, Group: g.snapshot()}}, ""
 	}
 	g.add(m, e.opts.PackagesLimit)
-	return nil
+	return nil, ""
 }
 
 // Advance moves the watermark to wm (it never moves back) and returns the

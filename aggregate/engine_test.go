@@ -70,18 +70,18 @@ func TestWatermarkNeverMovesBack(t *testing.T) {
 func TestEarlyAndLate(t *testing.T) {
 	r := seedRule(t)
 	e := New([]*rules.Rule{r}, Options{})
-	res := e.Add(match(r, ts(t, "2024-05-01T11:00:00Z"), "H", "U", "a"))
+	res, _ := e.Add(match(r, ts(t, "2024-05-01T11:00:00Z"), "H", "U", "a"))
 	if len(res) != 1 || res[0].Kind != KindEarly || res[0].Group.Count != 1 {
 		t.Fatalf("first match: %+v, want one early result", res)
 	}
-	if res := e.Add(match(r, ts(t, "2024-05-01T11:01:00Z"), "H", "U", "b")); len(res) != 0 {
+	if res, _ := e.Add(match(r, ts(t, "2024-05-01T11:01:00Z"), "H", "U", "b")); len(res) != 0 {
 		t.Fatalf("second match of the group: %+v, want nothing", res)
 	}
 	if res[0].Group.Count != 1 || len(res[0].Group.Values[0]) != 1 {
 		t.Fatal("early result changed as the group grew")
 	}
 	e.Advance(time.Unix(0, ts(t, "2024-05-01T12:00:00Z")))
-	res = e.Add(match(r, ts(t, "2024-05-01T11:30:00Z"), "H", "U", "late"))
+	res, _ = e.Add(match(r, ts(t, "2024-05-01T11:30:00Z"), "H", "U", "late"))
 	if len(res) != 1 || res[0].Kind != KindLate || res[0].Group.Count != 1 || res[0].Group.Values[0][0] != "late" {
 		t.Fatalf("late match: %+v", res)
 	}
@@ -89,7 +89,7 @@ func TestEarlyAndLate(t *testing.T) {
 		t.Fatal("a late match reopened its window")
 	}
 	// The window after is still open.
-	if res := e.Add(match(r, ts(t, "2024-05-01T11:50:00Z"), "H", "U", "x")); len(res) != 1 || res[0].Kind != KindEarly {
+	if res, _ := e.Add(match(r, ts(t, "2024-05-01T11:50:00Z"), "H", "U", "x")); len(res) != 1 || res[0].Kind != KindEarly {
 		t.Fatalf("next window: %+v", res)
 	}
 }

@@ -294,11 +294,14 @@ func (p *partitionState) handleMatch(ctx context.Context, msg kafka.Message, rep
 		p.windows[id] = windowStart{offset: msg.Offset, seen: copySeen(p.seen)}
 	}
 	p.seen[src] = srcOff
-	before := p.engine.Dropped[aggregate.DropGroupLimit]
-	results := p.engine.Add(m)
-	if p.engine.Dropped[aggregate.DropGroupLimit] != before {
-		p.cfg.Metrics.Dropped.WithLabelValues(aggregate.DropGroupLimit).Inc()
-		p.log.Warn().Int("open_groups", p.engine.OpenGroups()).Msg("open group limit reached; match dropped")
+	results, dropped := p.engine.Add(m)
+	if dropped != "" {
+		p.cfg.Metrics.Dropped.WithLabelValues(dropped).Inc()
+		// One line when the cap starts biting and then every 10000 drops,
+		// not one per record: a cardinality attack must not flood the log.
+		if n := p.engine.Dropped[dropped]; n == 1 || n%10000 == 0 {
+			p.log.Warn().Str("reason", dropped).Int64("dropped", n).Int("open_groups", p.engine.OpenGroups()).Msg("match dropped (group_limit: raise --max-open-groups or look for a cardinality attack)")
+		}
 	}
 	p.cfg.Metrics.OpenGroups.WithLabelValues(p.label).Set(float64(p.engine.OpenGroups()))
 	p.cfg.Metrics.OpenWindows.WithLabelValues(p.label).Set(float64(len(p.windows)))

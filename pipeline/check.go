@@ -103,12 +103,12 @@ func Check(inputs []Input, out io.Writer, o CheckOptions) error {
 					m.Dropped.WithLabelValues(string(drop)).Inc()
 					return
 				}
-				before := eng.Dropped[aggregate.DropGroupLimit]
-				if werr == nil {
-					werr = write(eng.Add(match))
+				results, dropped := eng.Add(match)
+				if dropped != "" {
+					m.Dropped.WithLabelValues(dropped).Inc()
 				}
-				if eng.Dropped[aggregate.DropGroupLimit] != before {
-					m.Dropped.WithLabelValues(aggregate.DropGroupLimit).Inc()
+				if werr == nil {
+					werr = write(results)
 				}
 			})
 			if werr != nil {
