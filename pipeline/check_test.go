@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -18,33 +17,13 @@ import (
 	"github.com/msixguard/msixguard/producer"
 )
 
-// contractFields are the fields DESIGN.md fixes; detected_at and extras such
-// as packages are left out of comparisons.
-var contractFields = []string{"id", "kind", "rule_id", "search_name", "window_start", "window_end", "dest", "EventCode", "user_id",
-	"count", "firstTime", "lastTime", "PackageMoniker", "risk_object", "risk_object_type", "risk_score",
-	"threat_object", "threat_object_type", "risk_message", "mitre_attack"}
-
-// CanonicalMessages projects NDJSON risk messages onto the contract fields
-// and returns them sorted, for set comparison.
+// canonicalMessages is CanonicalMessages for tests.
 func canonicalMessages(t testing.TB, data []byte) []string {
 	t.Helper()
-	var out []string
-	for _, line := range bytes.Split(data, []byte{'\n'}) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal(line, &m); err != nil {
-			t.Fatalf("not JSON: %s: %v", line, err)
-		}
-		p := map[string]any{}
-		for _, f := range contractFields {
-			p[f] = m[f]
-		}
-		b, _ := json.Marshal(p)
-		out = append(out, string(b))
+	out, err := CanonicalMessages(data)
+	if err != nil {
+		t.Fatal(err)
 	}
-	sort.Strings(out)
 	return out
 }
 

@@ -161,7 +161,7 @@ func runDemo(ctx context.Context, out, errOut io.Writer, asJSON bool, timeout ti
 		fmt.Fprintf(out, "[%s] %s  %s  user %s  count=%v  window %s → %s\n       %s\n",
 			raw["kind"], raw["id"], raw["dest"], raw["user_id"], raw["count"], raw["window_start"], raw["window_end"], raw["risk_message"])
 	}
-	if missing, extra, err := diffMessages(want.Bytes(), got.Bytes()); err != nil || len(missing)+len(extra) > 0 {
+	if missing, extra, err := pipeline.DiffMessages(want.Bytes(), got.Bytes()); err != nil || len(missing)+len(extra) > 0 {
 		return fmt.Errorf("stream and check differ: %d missing, %d unexpected (%v)", len(missing), len(extra), err)
 	}
 	fmt.Fprintf(errOut, "ok: %d risk messages, identical to 'msixguard check' on the same events (%s)\n", len(seen), pipeline.Summary(m))

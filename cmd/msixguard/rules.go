@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -122,7 +120,7 @@ and prints the difference when they differ.`,
 			if err != nil {
 				return fmt.Errorf("read expected: %w", err)
 			}
-			missing, extra, err := diffMessages(want, got.Bytes())
+			missing, extra, err := pipeline.DiffMessages(want, got.Bytes())
 			if err != nil {
 				return err
 			}
@@ -144,50 +142,4 @@ and prints the difference when they differ.`,
 	c.Flags().StringVar(&events, "events", "", "events file (NDJSON, XML, ECS)")
 	c.Flags().StringVar(&expect, "expect", "", "expected risk messages (NDJSON)")
 	return c
-}
-
-// diffMessages compares two NDJSON sets of risk messages on the contract
-// fields.
-func diffMessages(want, got []byte) (missing, extra []string, err error) {
-	canon := func(data []byte) (map[string]int, error) {
-		out := map[string]int{}
-		for i, line := range bytes.Split(data, []byte{'\n'}) {
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
-			}
-			var m map[string]any
-			if err := json.Unmarshal(line, &m); err != nil {
-				return nil, fmt.Errorf("line %d: %w", i+1, err)
-			}
-			// Processing time and the extra parsed-package fields are not
-			// part of the Splunk contract.
-			delete(m, "detected_at")
-			delete(m, "packages")
-			delete(m, "packages_truncated")
-			b, _ := json.Marshal(m) // map keys are sorted: a canonical form
-			out[string(b)]++
-		}
-		return out, nil
-	}
-	w, err := canon(want)
-	if err != nil {
-		return nil, nil, fmt.Errorf("expected: %w", err)
-	}
-	g, err := canon(got)
-	if err != nil {
-		return nil, nil, fmt.Errorf("output: %w", err)
-	}
-	for k := range w {
-		if g[k] == 0 {
-			missing = append(missing, k)
-		}
-	}
-	for k := range g {
-		if w[k] == 0 {
-			extra = append(extra, k)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(extra)
-	return missing, extra, nil
 }
