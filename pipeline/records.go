@@ -164,14 +164,8 @@ func (rr *RecordReader) nextXML() (Record, error) {
 		if rr.pending == nil {
 			rr.pendLine = rr.line
 		}
-		chunk := make([]byte, 64<<10)
-		n, err := io.ReadFull(rr.r, chunk)
-		rr.pending = append(rr.pending, chunk[:n]...)
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-				return Record{}, fmt.Errorf("read input: %w", err)
-			}
-			rr.eof = true
+		if err := rr.fill(); err != nil {
+			return Record{}, err
 		}
 	}
 }
@@ -192,16 +186,24 @@ func (rr *RecordReader) skipPast(marker []byte) error {
 			rr.pending = nil
 			return nil
 		}
-		chunk := make([]byte, 64<<10)
-		n, err := io.ReadFull(rr.r, chunk)
-		rr.pending = append(rr.pending, chunk[:n]...)
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-				return fmt.Errorf("read input: %w", err)
-			}
-			rr.eof = true
+		if err := rr.fill(); err != nil {
+			return err
 		}
 	}
+}
+
+// fill appends the next chunk of input to pending.
+func (rr *RecordReader) fill() error {
+	chunk := make([]byte, 64<<10)
+	n, err := io.ReadFull(rr.r, chunk)
+	rr.pending = append(rr.pending, chunk[:n]...)
+	if err != nil {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("read input: %w", err)
+		}
+		rr.eof = true
+	}
+	return nil
 }
 
 // findEventStart finds "<Event" followed by whitespace, '>' or '/'.
