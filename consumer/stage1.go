@@ -106,6 +106,7 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 	if err != nil {
 		return err
 	}
+	proc := inputProcessor{format: cfg.Format, rules: cfg.Rules, maxBytes: cfg.MaxRecordBytes, maxFutureSkew: cfg.MaxFutureSkew, metrics: cfg.Metrics}
 	var (
 		ev        event.Event
 		out, dlq  []kafka.Message
@@ -159,7 +160,9 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 			s.lastRead, s.pending = now, true
 			st.mu.Unlock()
 			m.RecordsConsumed.WithLabelValues(topic).Inc()
-			t, bad := processInput(cfg, dec, &ev, msg, now, &out)
+			t, bad := proc.process(dec, &ev, msg, now, func(match rules.Match) {
+				out = append(out, MatchRecord(match, msg.Topic, msg.Partition, msg.Offset, msg.Time))
+			})
 			if bad != nil {
 				dlq = append(dlq, *bad)
 			}
@@ -176,51 +179,6 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 			}
 		}
 	}
-}
-
-// processInput handles one input record: it appends the repartition records
-// of its matches to out and returns the record's event time (zero when it
-// has none that may move the watermark) and its dead letter, if any.
-func processInput(cfg Stage1Config, dec Decoder, ev *event.Event, msg kafka.Message, now time.Time, out *[]kafka.Message) (time.Time, *kafka.Message) {
-	m := cfg.Metrics
-	if msg.Value == nil {
-		// A tombstone carries no event; it is counted, not dead-lettered.
-		m.Dropped.WithLabelValues("tombstone").Inc()
-		return time.Time{}, nil
-	}
-	dead := func(reason, detail string) *kafka.Message {
-		d := producer.DeadLetter(msg, reason, detail, now)
-		return &d
-	}
-	if len(msg.Value) > cfg.MaxRecordBytes {
-		m.DecodeErrors.WithLabelValues(string(cfg.Format), "record_too_large").Inc()
-		return time.Time{}, dead("record_too_large", fmt.Sprintf("record of %d bytes exceeds --max-record-bytes %d", len(msg.Value), cfg.MaxRecordBytes))
-	}
-	if err := dec.Decode(msg.Value, ev); err != nil {
-		var de *DecodeError
-		if !errors.As(err, &de) {
-			de = &DecodeError{Format: cfg.Format, Reason: "other", Detail: err.Error()}
-		}
-		m.DecodeErrors.WithLabelValues(string(de.Format), de.Reason).Inc()
-		return time.Time{}, dead(de.Reason, de.Error())
-	}
-	if cfg.MaxFutureSkew > 0 && ev.Time.After(now.Add(cfg.MaxFutureSkew)) {
-		// A clock far ahead would close every open window at once.
-		m.Dropped.WithLabelValues("future_time").Inc()
-		return time.Time{}, dead("future_time", fmt.Sprintf("event time %s is more than %s ahead of the wall clock", ev.Time.Format(time.RFC3339), cfg.MaxFutureSkew))
-	}
-	matched := cfg.Rules.Detect(ev, func(r *rules.Rule, match rules.Match, drop rules.DropReason) {
-		m.Matched.WithLabelValues(r.ID).Inc()
-		if drop != "" {
-			m.Dropped.WithLabelValues(string(drop)).Inc()
-			return
-		}
-		*out = append(*out, MatchRecord(match, msg.Topic, msg.Partition, msg.Offset, msg.Time))
-	})
-	if !matched {
-		m.Unmatched.Inc()
-	}
-	return ev.Time, nil
 }
 
 // MatchRecord is the repartition record of a match: keyed by its group, so

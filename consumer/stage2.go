@@ -234,22 +234,7 @@ func (p *partitionState) handle(ctx context.Context, msg kafka.Message) error {
 			p.log.Warn().Err(err).Int64("offset", msg.Offset).Msg("skipping bad marker")
 			return nil
 		}
-		p.tracker.Observe(mk)
-		wm, ok := p.tracker.Watermark()
-		if !ok {
-			return nil
-		}
-		p.updateWatermarkGauges(wm)
-		results := p.engine.Advance(time.Unix(0, wm))
-		for id := range p.windows {
-			if r, ok := p.cfg.Rules.Rule(id.rule); !ok || p.engine.Final(r, id.start) {
-				delete(p.windows, id)
-			}
-		}
-		if len(results) > 0 {
-			p.log.Info().Time("watermark", time.Unix(0, wm).UTC()).Int("groups", len(results)).Msg("windows closed")
-		}
-		return p.emit(ctx, results, time.Time{})
+		return p.observe(ctx, mk)
 	case "match":
 		return p.handleMatch(ctx, msg, replay)
 	default:
@@ -276,24 +261,49 @@ func (p *partitionState) handleMatch(ctx context.Context, msg kafka.Message, rep
 		p.log.Warn().Err(err).Int64("offset", msg.Offset).Msg("skipping undecodable match")
 		return nil
 	}
+	err = p.aggregate(ctx, m, msg.Offset, replay, msg.Time)
+	p.seen[src] = srcOff
+	return err
+}
+
+// observe folds a watermark marker in and emits the windows it closes.
+func (p *partitionState) observe(ctx context.Context, mk Marker) error {
+	p.tracker.Observe(mk)
+	wm, ok := p.tracker.Watermark()
+	if !ok {
+		return nil
+	}
+	p.updateWatermarkGauges(wm)
+	results := p.engine.Advance(time.Unix(0, wm))
+	for id := range p.windows {
+		if r, ok := p.cfg.Rules.Rule(id.rule); !ok || p.engine.Final(r, id.start) {
+			delete(p.windows, id)
+		}
+	}
+	if len(results) > 0 {
+		p.log.Info().Time("watermark", time.Unix(0, wm).UTC()).Int("groups", len(results)).Msg("windows closed")
+	}
+	return p.emit(ctx, results, time.Time{})
+}
+
+// aggregate folds one match, read at offset, into the engine. In replay
+// (before the read position of the last commit) it only rebuilds state:
+// matches of windows already emitted are skipped and nothing is written.
+func (p *partitionState) aggregate(ctx context.Context, m rules.Match, offset int64, replay bool, recordTime time.Time) error {
 	r, ok := p.cfg.Rules.Rule(m.Rule)
 	if !ok {
 		p.cfg.Metrics.Dropped.WithLabelValues(aggregate.DropUnknownRule).Inc()
-		p.seen[src] = srcOff
 		return nil
 	}
 	start := r.Window.Start(m.Time)
 	id := windowID{rule: r.ID, start: start}
 	final := p.engine.Final(r, start)
 	if replay && final {
-		// Emitted before the last commit (as final or late).
-		p.seen[src] = srcOff
-		return nil
+		return nil // emitted before the last commit (as final or late)
 	}
 	if _, ok := p.windows[id]; !ok && !final {
-		p.windows[id] = windowStart{offset: msg.Offset, seen: copySeen(p.seen)}
+		p.windows[id] = windowStart{offset: offset, seen: copySeen(p.seen)}
 	}
-	p.seen[src] = srcOff
 	results, dropped := p.engine.Add(m)
 	if dropped != "" {
 		p.cfg.Metrics.Dropped.WithLabelValues(dropped).Inc()
@@ -308,7 +318,7 @@ func (p *partitionState) handleMatch(ctx context.Context, msg kafka.Message, rep
 	if replay {
 		return nil // early messages of replayed records went out before the commit
 	}
-	return p.emit(ctx, results, msg.Time)
+	return p.emit(ctx, results, recordTime)
 }
 
 // emit writes the risk messages of results. recordTime is the timestamp of
