@@ -189,3 +189,33 @@ func BenchmarkAdd(b *testing.B) {
 		e.Add(ms[i%len(ms)])
 	}
 }
+
+// TestAdvanceClosesEachWindowWhenDue steps the watermark minute by minute
+// over groups in several windows (opened out of order) and checks every
+// window closes exactly at end + lag, no earlier and no later.
+func TestAdvanceClosesEachWindowWhenDue(t *testing.T) {
+	r := seedRule(t)
+	e := New([]*rules.Rule{r}, Options{})
+	base := ts(t, "2024-05-01T10:50:00Z")
+	for _, h := range []int{2, 0, 3, 1} {
+		e.Add(match(r, base+int64(h)*int64(time.Hour)+int64(time.Minute), "H", "U"))
+		e.Add(match(r, base+int64(h)*int64(time.Hour)+int64(2*time.Minute), "H2", "U"))
+	}
+	closed := map[int64]int64{} // window start → watermark that closed it
+	for wm := base; wm <= base+int64(6*time.Hour); wm += int64(time.Minute) {
+		for _, res := range e.Advance(time.Unix(0, wm)) {
+			if _, ok := closed[res.Group.WindowStart]; !ok {
+				closed[res.Group.WindowStart] = wm
+			}
+		}
+	}
+	for h := 0; h < 4; h++ {
+		start := base + int64(h)*int64(time.Hour)
+		if got, want := closed[start], start+int64(70*time.Minute); got != want {
+			t.Errorf("window %d closed at %v, want %v", h, time.Unix(0, got).UTC(), time.Unix(0, want).UTC())
+		}
+	}
+	if e.OpenGroups() != 0 {
+		t.Fatalf("%d groups left open", e.OpenGroups())
+	}
+}
