@@ -158,6 +158,8 @@ type partitionState struct {
 	replayTo  int64 // records before it were processed before the last commit
 	next      int64 // next offset to read
 	label     string
+	topic     string       // the partition's topic
+	direct    *directInput // set when reading input records (no repartition hop)
 }
 
 func newPartitionState(cfg Stage2Config, partition int, log zerolog.Logger) *partitionState {
@@ -165,13 +167,13 @@ func newPartitionState(cfg Stage2Config, partition int, log zerolog.Logger) *par
 		cfg: cfg, partition: partition, log: log.With().Int("partition", partition).Logger(),
 		engine:  aggregate.New(cfg.Rules.Rules, cfg.Engine),
 		tracker: NewTracker(), seen: map[string]int64{}, windows: map[windowID]windowStart{},
-		label: strconv.Itoa(partition),
+		label: strconv.Itoa(partition), topic: cfg.Topic,
 	}
 }
 
 func (p *partitionState) run(ctx context.Context, gen *kafka.Generation) error {
 	cfg := p.cfg
-	off, raw, err := committed(ctx, cfg.Conn, gen.GroupID, cfg.Topic, p.partition)
+	off, raw, err := committed(ctx, cfg.Conn, gen.GroupID, p.topic, p.partition)
 	if err != nil {
 		return err
 	}
@@ -185,7 +187,7 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation) error {
 		p.engine.Advance(time.Unix(0, meta.Emitted))
 		p.tracker, p.seen, p.replayTo = meta.Tracker, meta.Seen, meta.Read
 	}
-	r, err := newPartitionReader(cfg.Conn, cfg.Topic, p.partition, off, cfg.FetchMaxBytes)
+	r, err := newPartitionReader(cfg.Conn, p.topic, p.partition, off, cfg.FetchMaxBytes)
 	if err != nil {
 		return err
 	}
@@ -202,7 +204,12 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation) error {
 			return nil
 		}
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("read %s/%d: %w", cfg.Topic, p.partition, err)
+			return fmt.Errorf("read %s/%d: %w", p.topic, p.partition, err)
+		}
+		if err != nil && p.direct != nil && p.next >= p.replayTo {
+			if err := p.direct.idle(ctx, p); err != nil {
+				return err
+			}
 		}
 		if err == nil {
 			if err := p.handle(ctx, msg); err != nil {
@@ -217,13 +224,16 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation) error {
 				return err
 			}
 			lastCommit, dirty = cfg.Now(), false
-			cfg.Metrics.ConsumerLag.WithLabelValues("2", cfg.Topic, p.label).Set(float64(r.Lag()))
+			cfg.Metrics.ConsumerLag.WithLabelValues("2", p.topic, p.label).Set(float64(r.Lag()))
 		}
 	}
 }
 
 func (p *partitionState) handle(ctx context.Context, msg kafka.Message) error {
 	replay := msg.Offset < p.replayTo
+	if p.direct != nil {
+		return p.direct.handle(ctx, p, msg, replay)
+	}
 	switch string(producer.Header(msg.Headers, producer.HeaderType)) {
 	case "watermark":
 		if replay {
@@ -362,7 +372,7 @@ func (p *partitionState) commit(ctx context.Context, gen *kafka.Generation) erro
 	if err != nil {
 		return err
 	}
-	return commit(ctx, p.cfg.Conn, gen, p.cfg.Topic, p.partition, at, s)
+	return commit(ctx, p.cfg.Conn, gen, p.topic, p.partition, at, s)
 }
 
 func (p *partitionState) updateWatermarkGauges(wm int64) {

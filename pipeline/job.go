@@ -26,26 +26,29 @@ type JobConfig struct {
 	DLQTopic              string
 	RepartitionTopic      string
 	RepartitionPartitions int
-	CreateTopics          bool
-	TopicPartitions       int           // for created risk/DLQ topics
-	Replication           int           // for created topics; 0 = broker default
-	RiskRetention         time.Duration // 0 = broker default
-	RepartitionRetention  time.Duration // must exceed the longest window + lag
-	Format                consumer.Format
-	Rules                 *rules.Set
-	Engine                aggregate.Options
-	Emitter               *producer.Emitter
-	Encoder               producer.Encoder
-	IdleTimeout           time.Duration
-	MaxRecordBytes        int
-	MaxFutureSkew         time.Duration
-	MarkerInterval        time.Duration
-	FlushInterval         time.Duration
-	CommitInterval        time.Duration
-	Settings              consumer.GroupSettings
-	Now                   func() time.Time
-	Log                   zerolog.Logger
-	Metrics               *metrics.Metrics
+	// InputKeyedBy names the field the input topics are already keyed by
+	// ("dvc"); when set, the repartition hop is skipped (see RunDirect).
+	InputKeyedBy         string
+	CreateTopics         bool
+	TopicPartitions      int           // for created risk/DLQ topics
+	Replication          int           // for created topics; 0 = broker default
+	RiskRetention        time.Duration // 0 = broker default
+	RepartitionRetention time.Duration // must exceed the longest window + lag
+	Format               consumer.Format
+	Rules                *rules.Set
+	Engine               aggregate.Options
+	Emitter              *producer.Emitter
+	Encoder              producer.Encoder
+	IdleTimeout          time.Duration
+	MaxRecordBytes       int
+	MaxFutureSkew        time.Duration
+	MarkerInterval       time.Duration
+	FlushInterval        time.Duration
+	CommitInterval       time.Duration
+	Settings             consumer.GroupSettings
+	Now                  func() time.Time
+	Log                  zerolog.Logger
+	Metrics              *metrics.Metrics
 	// Ready is called once both stages have joined their groups.
 	Ready func()
 }
@@ -59,7 +62,9 @@ func Run(ctx context.Context, cfg JobConfig) error {
 	specs := []cluster.TopicSpec{
 		{Name: cfg.RiskTopic, Partitions: cfg.TopicPartitions, Replication: cfg.Replication, Retention: cfg.RiskRetention},
 		{Name: cfg.DLQTopic, Partitions: cfg.TopicPartitions, Replication: cfg.Replication},
-		{Name: cfg.RepartitionTopic, Partitions: cfg.RepartitionPartitions, Replication: cfg.Replication, Retention: cfg.RepartitionRetention},
+	}
+	if cfg.InputKeyedBy == "" {
+		specs = append(specs, cluster.TopicSpec{Name: cfg.RepartitionTopic, Partitions: cfg.RepartitionPartitions, Replication: cfg.Replication, Retention: cfg.RepartitionRetention})
 	}
 	for _, t := range cfg.InputTopics {
 		specs = append(specs, cluster.TopicSpec{Name: t, MustExist: true})
@@ -76,11 +81,11 @@ func Run(ctx context.Context, cfg JobConfig) error {
 		Str("repartition", cfg.RepartitionTopic).Int("repartition_partitions", parts[cfg.RepartitionTopic]).
 		Str("risk", cfg.RiskTopic).Str("dlq", cfg.DLQTopic).Msg("topics ready")
 
-	repart := producer.NewWriter(cfg.Conn, cfg.RepartitionTopic, producer.RouteBalancer{})
 	dlq := producer.NewWriter(cfg.Conn, cfg.DLQTopic, nil)
 	risk := producer.NewWriter(cfg.Conn, cfg.RiskTopic, nil)
+	writers := []*producer.Writer{dlq, risk}
 	defer func() {
-		for _, w := range []*producer.Writer{repart, dlq, risk} {
+		for _, w := range writers {
 			if err := w.Close(); err != nil {
 				cfg.Log.Warn().Err(err).Str("topic", w.Topic()).Msg("flush on close failed")
 			}
@@ -88,6 +93,28 @@ func Run(ctx context.Context, cfg JobConfig) error {
 	}()
 	em := *cfg.Emitter
 	em.Metrics = cfg.Metrics
+	markReady := sync.OnceFunc(func() {
+		cfg.Metrics.Ready.Set(1)
+		if cfg.Ready != nil {
+			cfg.Ready()
+		}
+	})
+	s2 := consumer.Stage2Config{
+		Conn: cfg.Conn, Group: cfg.Group + "-stage2", Topic: cfg.RepartitionTopic, Rules: cfg.Rules,
+		Engine: cfg.Engine, Emitter: &em, Encoder: cfg.Encoder, Risk: risk, CommitInterval: cfg.CommitInterval,
+		FetchMaxBytes: 16 << 20, Settings: cfg.Settings, Now: cfg.Now, Log: cfg.Log, Metrics: cfg.Metrics,
+	}
+	if cfg.InputKeyedBy != "" {
+		s2.Group = cfg.Group + "-direct"
+		s2.OnAssigned = func(map[string][]int) { markReady() }
+		return consumer.RunDirect(ctx, consumer.DirectConfig{
+			Stage2Config: s2, Topics: cfg.InputTopics, Format: cfg.Format,
+			Decoder: consumer.DecoderOptions{Fields: cfg.Rules.Fields()}, DLQ: dlq,
+			IdleTimeout: cfg.IdleTimeout, MaxRecordBytes: cfg.MaxRecordBytes, MaxFutureSkew: cfg.MaxFutureSkew,
+		})
+	}
+	repart := producer.NewWriter(cfg.Conn, cfg.RepartitionTopic, producer.RouteBalancer{})
+	writers = append(writers, repart)
 	var joined sync.WaitGroup
 	joined.Add(2)
 	once := func() func(map[string][]int) {
@@ -96,10 +123,7 @@ func Run(ctx context.Context, cfg JobConfig) error {
 	}
 	go func() {
 		joined.Wait()
-		cfg.Metrics.Ready.Set(1)
-		if cfg.Ready != nil {
-			cfg.Ready()
-		}
+		markReady()
 	}()
 
 	s1 := consumer.Stage1Config{
@@ -111,12 +135,7 @@ func Run(ctx context.Context, cfg JobConfig) error {
 		FetchMaxBytes: 16 << 20, Settings: cfg.Settings, Now: cfg.Now, Log: cfg.Log, Metrics: cfg.Metrics,
 		OnAssigned: once(),
 	}
-	s2 := consumer.Stage2Config{
-		Conn: cfg.Conn, Group: cfg.Group + "-stage2", Topic: cfg.RepartitionTopic, Rules: cfg.Rules,
-		Engine: cfg.Engine, Emitter: &em, Encoder: cfg.Encoder, Risk: risk, CommitInterval: cfg.CommitInterval,
-		FetchMaxBytes: 16 << 20, Settings: cfg.Settings, Now: cfg.Now, Log: cfg.Log, Metrics: cfg.Metrics,
-		OnAssigned: once(),
-	}
+	s2.OnAssigned = once()
 	errs := make(chan error, 2)
 	go func() { errs <- consumer.RunStage1(ctx, s1) }()
 	go func() { errs <- consumer.RunStage2(ctx, s2) }()
@@ -124,6 +143,19 @@ func Run(ctx context.Context, cfg JobConfig) error {
 }
 
 func (cfg *JobConfig) check() error {
+	if cfg.InputKeyedBy != "" {
+		// Skipping the hop is only correct when every group's events share
+		// one input partition: the key must be one of every rule's by-fields.
+		for _, r := range cfg.Rules.Rules {
+			found := false
+			for _, b := range r.By {
+				found = found || b == cfg.InputKeyedBy
+			}
+			if !found {
+				return fmt.Errorf("--input-keyed-by %s: rule %s does not group by %s, so its groups can span input partitions", cfg.InputKeyedBy, r.ID, cfg.InputKeyedBy)
+			}
+		}
+	}
 	var longest time.Duration
 	for _, r := range cfg.Rules.Rules {
 		if d := r.Window.Size + r.Window.Lag; d > longest {

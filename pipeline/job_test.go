@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
@@ -44,10 +45,11 @@ func testConn(t *testing.T) *cluster.Conn {
 }
 
 type testJob struct {
-	conn   *cluster.Conn
-	prefix string
-	input  string
-	risk   string
+	keyedBy string // InputKeyedBy of the job; produce keys records by dvc then
+	conn    *cluster.Conn
+	prefix  string
+	input   string
+	risk    string
 }
 
 func newTestJob(t *testing.T, partitions int) *testJob {
@@ -67,7 +69,7 @@ func (j *testJob) config(t *testing.T, m *metrics.Metrics) JobConfig {
 	}
 	return JobConfig{
 		Conn: j.conn, Group: j.prefix, InputTopics: []string{j.input}, RiskTopic: j.risk,
-		DLQTopic: j.prefix + "-dlq", RepartitionTopic: j.prefix + "-repartition", RepartitionPartitions: 3,
+		DLQTopic: j.prefix + "-dlq", RepartitionTopic: j.prefix + "-repartition", RepartitionPartitions: 3, InputKeyedBy: j.keyedBy,
 		CreateTopics: true, TopicPartitions: 1, Format: consumer.Format("auto"), Rules: set,
 		Emitter: &producer.Emitter{Kinds: map[aggregate.Kind]bool{aggregate.KindFinal: true}, Loc: time.UTC, Now: time.Now},
 		Encoder: producer.JSONEncoder{}, IdleTimeout: 2 * time.Second, MaxRecordBytes: 1 << 20,
@@ -113,7 +115,11 @@ func (j *testJob) produce(t *testing.T, file string, from, to int) int {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w := producer.NewWriter(j.conn, j.input, &kafka.RoundRobin{})
+	var bal kafka.Balancer = &kafka.RoundRobin{}
+	if j.keyedBy != "" {
+		bal = &kafka.Hash{}
+	}
+	w := producer.NewWriter(j.conn, j.input, bal)
 	defer w.Close()
 	var msgs []kafka.Message
 	sc := bufio.NewScanner(f)
@@ -121,7 +127,13 @@ func (j *testJob) produce(t *testing.T, file string, from, to int) int {
 	n := 0
 	for sc.Scan() {
 		if n >= from && (to < 0 || n < to) {
-			msgs = append(msgs, kafka.Message{Key: []byte(fmt.Sprint(rand.Int())), Value: append([]byte(nil), sc.Bytes()...)})
+			key := []byte(fmt.Sprint(rand.Int()))
+			if j.keyedBy != "" {
+				var ev map[string]any
+				json.Unmarshal(sc.Bytes(), &ev)
+				key = []byte(fmt.Sprint(ev[j.keyedBy]))
+			}
+			msgs = append(msgs, kafka.Message{Key: key, Value: append([]byte(nil), sc.Bytes()...)})
 		}
 		n++
 	}
@@ -280,4 +292,35 @@ func TestJobDeadLettersBadRecords(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("records %v != matched %v + unmatched %v + DLQ %v", metrics.Sum(m.RecordsConsumed), metrics.Sum(m.Matched), metrics.Sum(m.Unmatched), metrics.Sum(m.DLQWrites))
+}
+
+// TestJobInputKeyedByDvc skips the repartition hop for an input keyed by
+// host, with a replica lost and replaced mid-stream.
+func TestJobInputKeyedByDvc(t *testing.T) {
+	want := expectedFromCheck(t, mixedCase)
+	j := newTestJob(t, 4)
+	j.keyedBy = "dvc"
+	m := metrics.NewUnregistered()
+	a := j.start(t, m)
+	j.start(t, m)
+	j.produce(t, mixedCase, 0, 200)
+	time.Sleep(time.Second)
+	a.stop(t)
+	j.start(t, m)
+	j.produce(t, mixedCase, 200, -1)
+	got, repeats := j.collect(t, len(want), 60*time.Second)
+	assertSameSet(t, want, got)
+	t.Logf("risk messages expected %d, repeated %d", len(want), repeats)
+	if ps, err := j.conn.Partitions(context.Background(), j.prefix+"-repartition"); err != nil || len(ps) != 0 {
+		t.Fatalf("repartition topic created in direct mode: %v %v", ps, err)
+	}
+}
+
+func TestJobInputKeyedByRejectsFieldNotGroupedBy(t *testing.T) {
+	j := &testJob{prefix: "x", input: "x-input", risk: "x-risk", keyedBy: "host"}
+	cfg := j.config(t, metrics.NewUnregistered())
+	err := Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "does not group by host") {
+		t.Fatalf("err = %v", err)
+	}
 }

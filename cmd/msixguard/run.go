@@ -37,6 +37,7 @@ type runFlags struct {
 	dlqTopic              string
 	repartitionTopic      string
 	repartitionPartitions int
+	inputKeyedBy          string
 	topicPartitions       int
 	replication           int
 	createTopics          bool
@@ -64,6 +65,7 @@ func (f *runFlags) register(c *cobra.Command) {
 	fl.StringVar(&f.dlqTopic, "dlq-topic", "msixguard-dlq", "dead-letter topic for records that cannot be decoded")
 	fl.StringVar(&f.repartitionTopic, "repartition-topic", "msixguard-repartition", "internal topic between the stages (holds window state)")
 	fl.IntVar(&f.repartitionPartitions, "repartition-partitions", 6, "partitions of a created repartition topic (caps stage-2 parallelism)")
+	fl.StringVar(&f.inputKeyedBy, "input-keyed-by", "", "field the input is already keyed by (dvc): skip the repartition hop; every rule must group by it")
 	fl.IntVar(&f.topicPartitions, "topic-partitions", 3, "partitions of created risk and DLQ topics")
 	fl.IntVar(&f.replication, "replication-factor", 0, "replication factor of created topics (0: broker default)")
 	fl.BoolVar(&f.createTopics, "create-topics", false, "create missing msixguard topics (never the input topic)")
@@ -146,7 +148,7 @@ func (f *runFlags) job(log zerolog.Logger) (pipeline.JobConfig, error) {
 	}
 	return pipeline.JobConfig{
 		Conn: conn, Group: f.group, InputTopics: f.inputTopics, RiskTopic: f.riskTopic, DLQTopic: f.dlqTopic,
-		RepartitionTopic: f.repartitionTopic, RepartitionPartitions: f.repartitionPartitions, CreateTopics: f.createTopics,
+		RepartitionTopic: f.repartitionTopic, RepartitionPartitions: f.repartitionPartitions, InputKeyedBy: f.inputKeyedBy, CreateTopics: f.createTopics,
 		TopicPartitions: f.topicPartitions, Replication: f.replication, RepartitionRetention: f.repartitionRetention,
 		Format: eng.format, Rules: eng.rules, Engine: eng.opts, Emitter: eng.emitter, Encoder: enc,
 		IdleTimeout: f.idleTimeout, MaxRecordBytes: f.engine.maxRecord, MaxFutureSkew: f.maxFutureSkew,
