@@ -124,4 +124,3 @@ func (d *directInput) marker(p *partitionState, now time.Time, idle bool) Marker
 	}
 	return Marker{Inputs: 1, States: []InputState{s}, Wall: now.UnixNano()}
 }
-
