@@ -34,7 +34,7 @@ func (p inputProcessor) process(dec Decoder, ev *event.Event, msg kafka.Message,
 		return time.Time{}, nil
 	}
 	dead := func(reason, detail string) *kafka.Message {
-		d := producer.DeadLetter(msg, reason, detail, now)
+		d := producer.DeadLetter(msg, reason, detail, now, min(p.maxBytes, producer.MaxDeadLetterValue))
 		return &d
 	}
 	if len(msg.Value) > p.maxBytes {

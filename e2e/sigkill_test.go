@@ -1,176 +1,25 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"fmt"
 	"math/rand"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
-
-	"github.com/msixguard/msixguard/aggregate"
-	"github.com/msixguard/msixguard/cluster"
-	"github.com/msixguard/msixguard/metrics"
-	"github.com/msixguard/msixguard/pipeline"
-	"github.com/msixguard/msixguard/producer"
 )
-
-const dataset = "../testdata/conformance/08_many_windows_and_hosts/events.ndjson"
-
-func brokers(t *testing.T) string {
-	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
-		return b
-	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return strings.Join(c.ListenAddrs(), ",")
-}
-
-func buildBinary(t *testing.T) string {
-	bin := filepath.Join(t.TempDir(), "msixguard")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/msixguard").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// expected is what `check` gives on the data set.
-func expected(t *testing.T) []byte {
-	set, err := pipeline.LoadRules(nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(dataset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out bytes.Buffer
-	err = pipeline.Check([]pipeline.Input{{Name: dataset, R: f}}, &out, pipeline.CheckOptions{
-		Format: "auto", Rules: set, MaxBytes: 1 << 20, Metrics: metrics.NewUnregistered(),
-		Emitter: &producer.Emitter{Kinds: map[aggregate.Kind]bool{aggregate.KindFinal: true}, Loc: time.UTC, Now: time.Now},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
-}
-
-type deployment struct {
-	t                     *testing.T
-	bin, brokers          string
-	group, input, risk    string
-	procs                 []*exec.Cmd
-	logs                  []*bytes.Buffer
-	conn                  *cluster.Conn
-	killed, started, sent int
-}
-
-func (d *deployment) startReplica() int {
-	cmd := exec.Command(d.bin, "run", "--brokers", d.brokers, "--group", d.group,
-		"--input-topic", d.input, "--risk-topic", d.risk, "--dlq-topic", d.group+"-dlq",
-		"--repartition-topic", d.group+"-repartition", "--repartition-partitions", "3",
-		"--topic-partitions", "1", "--create-topics", "--idle-timeout", "3s",
-		"--metrics-addr", "", "--log-level", "warn")
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		d.t.Fatal(err)
-	}
-	d.procs = append(d.procs, cmd)
-	d.logs = append(d.logs, &log)
-	d.started++
-	return len(d.procs) - 1
-}
-
-func (d *deployment) sigkill(i int) {
-	if err := d.procs[i].Process.Signal(syscall.SIGKILL); err != nil {
-		d.t.Fatal(err)
-	}
-	d.procs[i].Wait()
-	d.killed++
-}
-
-func (d *deployment) stopAll() {
-	for i, p := range d.procs {
-		if p.ProcessState != nil {
-			continue
-		}
-		p.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- p.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				d.t.Errorf("replica %d exited with %v after SIGTERM\n%s", i, err, d.logs[i])
-			}
-		case <-time.After(15 * time.Second):
-			p.Process.Kill()
-			d.t.Errorf("replica %d did not drain within 15s", i)
-		}
-	}
-}
-
-func (d *deployment) produce(lines [][]byte) {
-	w := producer.NewWriter(d.conn, d.input, &kafka.RoundRobin{})
-	defer w.Close()
-	msgs := make([]kafka.Message, len(lines))
-	for i, l := range lines {
-		msgs[i] = kafka.Message{Key: []byte(fmt.Sprint(rand.Int())), Value: l}
-	}
-	if err := w.Write(context.Background(), msgs...); err != nil {
-		d.t.Fatal(err)
-	}
-	d.sent += len(lines)
-}
 
 // TestSIGKILLReplicasMidWindow runs three `msixguard run` processes, kills
 // replicas with SIGKILL while windows are open (and starts replacements),
 // and checks that the final risk messages equal check's: none lost, no split
-// counts, repeats identical.
+// counts, repeats identical. It runs in every `go test ./...`; the longer
+// fault suite is in fault_test.go.
 func TestSIGKILLReplicasMidWindow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	d := &deployment{t: t, bin: buildBinary(t), brokers: brokers(t)}
-	d.group = fmt.Sprintf("kill%d", time.Now().UnixNano()%1e9)
-	d.input, d.risk = d.group+"-input", d.group+"-risk"
-	var err error
-	if d.conn, err = cluster.New([]string{d.brokers}, nil, nil, "e2e"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.conn.EnsureTopics(context.Background(), []cluster.TopicSpec{{Name: d.input, Partitions: 4}}, true); err != nil {
-		t.Fatal(err)
-	}
-	want := expected(t)
-	var lines [][]byte
-	f, err := os.Open(dataset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		lines = append(lines, append([]byte(nil), sc.Bytes()...))
-	}
-	f.Close()
-
+	d := newDeployment(t, 4)
+	want, lines := expected(t), datasetLines(t)
 	for i := 0; i < 3; i++ {
 		d.startReplica()
 	}
-	defer d.stopAll()
 	// Feed the data in four slices; after each of the first three, SIGKILL
 	// a random live replica at a random moment and start a replacement.
 	step := len(lines) / 4
@@ -182,74 +31,10 @@ func TestSIGKILLReplicasMidWindow(t *testing.T) {
 		d.produce(lines[s*step : end])
 		if s < 3 {
 			time.Sleep(time.Duration(500+rand.Intn(2000)) * time.Millisecond)
-			var live []int
-			for i, p := range d.procs {
-				if p.ProcessState == nil {
-					live = append(live, i)
-				}
-			}
+			live := d.live()
 			d.sigkill(live[rand.Intn(len(live))])
 			d.startReplica()
 		}
 	}
-
-	got, total := readRisk(t, d, want, 120*time.Second)
-	missing, extra, err := pipeline.DiffMessages(want, got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantN := bytes.Count(bytes.TrimSpace(want), []byte{'\n'}) + 1
-	t.Logf("records %d, replicas started %d, SIGKILLed %d; risk messages expected %d, seen %d, repeated %d, missing %d, unexpected %d",
-		d.sent, d.started, d.killed, wantN, total, total-wantN, len(missing), len(extra))
-	if len(missing)+len(extra) > 0 {
-		for i, l := range d.logs {
-			t.Logf("replica %d log:\n%s", i, l)
-		}
-		t.Fatalf("missing %v\nunexpected %v", missing, extra)
-	}
-}
-
-// readRisk reads the risk topic until every expected id arrived (and a
-// little longer, to count repeats).
-func readRisk(t *testing.T, d *deployment, want []byte, timeout time.Duration) ([]byte, int) {
-	ids := map[string]bool{}
-	for _, l := range bytes.Split(bytes.TrimSpace(want), []byte{'\n'}) {
-		if i := bytes.Index(l, []byte(`"id":"`)); i >= 0 {
-			ids[string(l[i+6:i+38])] = true
-		}
-	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: d.conn.Brokers, Dialer: d.conn.Dialer(), Topic: d.risk, Partition: 0, MaxWait: 200 * time.Millisecond})
-	defer r.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var out bytes.Buffer
-	seen := map[string]bool{}
-	total := 0
-	for len(seen) < len(ids) {
-		msg, err := r.ReadMessage(ctx)
-		if err != nil {
-			for i, l := range d.logs {
-				t.Logf("replica %d log:\n%s", i, l)
-			}
-			t.Fatalf("got %d of %d risk messages: %v", len(seen), len(ids), err)
-		}
-		total++
-		out.Write(msg.Value)
-		out.WriteByte('\n')
-		if i := bytes.Index(msg.Value, []byte(`"id":"`)); i >= 0 {
-			seen[string(msg.Value[i+6:i+38])] = true
-		}
-	}
-	tail, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel2()
-	for {
-		msg, err := r.ReadMessage(tail)
-		if err != nil {
-			break
-		}
-		total++
-		out.Write(msg.Value)
-		out.WriteByte('\n')
-	}
-	return out.Bytes(), total
+	d.verify(want, "SIGKILL x3")
 }

@@ -16,15 +16,22 @@ type Package struct {
 	PublisherID  string `json:"publisher_id"`
 }
 
+// MaxPackagesPerMoniker bounds ParsePackages.
+const MaxPackagesPerMoniker = 64
+
 // ParsePackages extracts the package full names from a PackageMoniker value.
 // Event 855 writes one string that can name several packages behind labels
 // ("addPackageList:", "updateList:") and prose ("is updating to"); every
 // whitespace-separated token that has the five-part full-name shape with a
 // 13-character publisher ID is a package. Duplicates are dropped, the order
-// of first appearance kept.
+// of first appearance kept; at most MaxPackagesPerMoniker are returned (a
+// real event names a handful; the bound keeps hostile strings linear).
 func ParsePackages(moniker string) []Package {
 	var out []Package
 	for _, tok := range strings.Fields(moniker) {
+		if len(out) >= MaxPackagesPerMoniker {
+			break
+		}
 		p, ok := parseFullName(tok)
 		if !ok {
 			continue

@@ -23,6 +23,7 @@ const (
 	HeaderError           = "msixguard-error"
 	HeaderErrorReason     = "msixguard-error-reason"
 	HeaderFailedAt        = "msixguard-failed-at"
+	HeaderOriginalBytes   = "msixguard-original-bytes" // set when a dead letter's value was cut
 	HeaderRule            = "msixguard-rule"
 	HeaderKind            = "msixguard-kind"
 	HeaderContentType     = "content-type"
@@ -61,6 +62,14 @@ type Writer struct {
 	topic string
 }
 
+// maxRequestBytes bounds one produce call. Kafka's message.max.bytes
+// (1 MB by default) limits a whole record batch, not one record, so bigger
+// batches of small records fail as a block.
+const maxRequestBytes = 900_000
+
+// MaxDeadLetterValue is the longest value a dead letter carries.
+const MaxDeadLetterValue = 800_000
+
 // NewWriter returns a synchronous writer for topic. The balancer may be nil
 // (key hash).
 func NewWriter(c *cluster.Conn, topic string, bal kafka.Balancer) *Writer {
@@ -70,10 +79,11 @@ func NewWriter(c *cluster.Conn, topic string, bal kafka.Balancer) *Writer {
 	return &Writer{topic: topic, w: &kafka.Writer{
 		Addr: kafka.TCP(c.Brokers...), Topic: topic, Transport: c.Transport(), Balancer: bal,
 		RequiredAcks: kafka.RequireAll,
-		// One WriteMessages call carries a flush; a large BatchSize keeps it
-		// to one batch per partition, so a partial failure cannot leave a
-		// gap that a later batch of the same partition jumps over.
-		BatchSize: 100_000, BatchBytes: 64 << 20, BatchTimeout: 2 * time.Millisecond,
+		// Write sends at most maxRequestBytes per call, so a call is one
+		// batch per partition: a partial failure cannot leave a gap that a
+		// later batch of the same partition jumps over (stage 2 drops
+		// matches at or below the highest source offset it has seen).
+		BatchSize: 100_000, BatchBytes: 1 << 20, BatchTimeout: 2 * time.Millisecond,
 		MaxAttempts: 5, WriteBackoffMin: 50 * time.Millisecond, WriteBackoffMax: time.Second,
 		AllowAutoTopicCreation: false,
 	}}
@@ -82,28 +92,54 @@ func NewWriter(c *cluster.Conn, topic string, bal kafka.Balancer) *Writer {
 // Topic is the topic written to.
 func (w *Writer) Topic() string { return w.topic }
 
-// Write sends msgs and waits for the acknowledgement.
+// Write sends msgs, in order, in produce calls of at most maxRequestBytes,
+// and waits for each acknowledgement.
 func (w *Writer) Write(ctx context.Context, msgs ...kafka.Message) error {
-	if len(msgs) == 0 {
-		return nil
-	}
-	if err := w.w.WriteMessages(ctx, msgs...); err != nil {
-		var we kafka.WriteErrors
-		if errors.As(err, &we) {
-			return fmt.Errorf("write %d records to %s: %d failed: %w", len(msgs), w.topic, we.Count(), err)
+	for len(msgs) > 0 {
+		n, size := 0, 0
+		for n < len(msgs) {
+			sz := recordSize(msgs[n])
+			if n > 0 && size+sz > maxRequestBytes {
+				break
+			}
+			size += sz
+			n++
 		}
-		return fmt.Errorf("write to %s: %w", w.topic, err)
+		if err := w.w.WriteMessages(ctx, msgs[:n]...); err != nil {
+			var we kafka.WriteErrors
+			if errors.As(err, &we) {
+				return fmt.Errorf("write %d records to %s: %d failed: %w", n, w.topic, we.Count(), err)
+			}
+			return fmt.Errorf("write to %s: %w", w.topic, err)
+		}
+		msgs = msgs[n:]
 	}
 	return nil
+}
+
+// recordSize estimates a record's bytes in a batch.
+func recordSize(m kafka.Message) int {
+	n := len(m.Key) + len(m.Value) + 32
+	for _, h := range m.Headers {
+		n += len(h.Key) + len(h.Value) + 8
+	}
+	return n
 }
 
 // Close flushes and closes the writer.
 func (w *Writer) Close() error { return w.w.Close() }
 
 // DeadLetter builds the DLQ record of an input record that could not be
-// used: original key, value and headers, plus why and where from.
-func DeadLetter(src kafka.Message, reason, detail string, at time.Time) kafka.Message {
+// used: original key, value and headers, plus why and where from. A value
+// longer than maxValue (> 0) is cut to it, with its original length in a
+// header: a dead letter the broker refuses would block its partition.
+func DeadLetter(src kafka.Message, reason, detail string, at time.Time, maxValue int) kafka.Message {
 	hs := append([]kafka.Header(nil), src.Headers...)
+	value := src.Value
+	if maxValue > 0 && len(value) > maxValue {
+		value = value[:maxValue]
+		hs = append(hs, kafka.Header{Key: HeaderOriginalBytes, Value: []byte(strconv.Itoa(len(src.Value)))})
+	}
 	hs = append(hs,
 		kafka.Header{Key: HeaderErrorReason, Value: []byte(reason)},
 		kafka.Header{Key: HeaderError, Value: []byte(detail)},
@@ -112,7 +148,7 @@ func DeadLetter(src kafka.Message, reason, detail string, at time.Time) kafka.Me
 		kafka.Header{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(src.Offset, 10))},
 		kafka.Header{Key: HeaderFailedAt, Value: []byte(at.UTC().Format(time.RFC3339Nano))},
 	)
-	return kafka.Message{Key: src.Key, Value: src.Value, Headers: hs}
+	return kafka.Message{Key: src.Key, Value: value, Headers: hs}
 }
 
 // RiskRecord builds the Kafka record of a risk message.

@@ -61,6 +61,12 @@ func ID(ruleID string, windowStart time.Time, by []string) string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
+// MaxValuesBytes bounds the values() output of one message (they appear
+// three times: the field, threat_object and risk_message), keeping the
+// message well below the broker's 1 MB default; values past it are cut, in
+// byte order, and flagged <field>_truncated like the count cap.
+const MaxValuesBytes = 128 << 10
+
 // Build turns an aggregate result into a risk message. loc is the zone of
 // firstTime/lastTime (security_content_ctime); detectedAt is processing time.
 func Build(res aggregate.Result, loc *time.Location, detectedAt time.Time) *RiskEvent {
@@ -92,13 +98,20 @@ func Build(res aggregate.Result, loc *time.Location, detectedAt time.Time) *Risk
 	if r.MaxTimeAs != "" {
 		ev.Fields = append(ev.Fields, Field{Name: r.MaxTimeAs, Value: r.FormatTime(time.Unix(0, g.Last), loc)})
 	}
+	budget := MaxValuesBytes
 	for i, vs := range r.Values {
-		vals := g.Values[i]
-		if vals == nil {
-			vals = []string{}
+		vals := []string{}
+		cut := g.Truncated[i]
+		for _, v := range g.Values[i] {
+			if len(v) > budget {
+				cut = true
+				break
+			}
+			budget -= len(v)
+			vals = append(vals, v)
 		}
 		ev.Fields = append(ev.Fields, Field{Name: vs.As, Value: vals})
-		if g.Truncated[i] {
+		if cut {
 			ev.Truncated = append(ev.Truncated, vs.As)
 		}
 	}

@@ -2,6 +2,7 @@ package producer
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +158,25 @@ func TestAvroRoundTrip(t *testing.T) {
 	m := native.(map[string]any)
 	if m["id"] != ev.ID || m["count"].(map[string]any)["long"] != int64(3) || m["dest"].(map[string]any)["string"] != "WS-0142" {
 		t.Fatalf("decoded %v", m)
+	}
+}
+
+func TestBuildBoundsMessageSize(t *testing.T) {
+	r := seedRule(t)
+	start := time.Date(2024, 5, 1, 10, 50, 0, 0, time.UTC)
+	var vals []string
+	for i := 0; i < 100; i++ {
+		vals = append(vals, fmt.Sprintf("%03d%s", i, strings.Repeat("x", 16<<10-3)))
+	}
+	ev := Build(group(r, start, 100, start, start, vals...), time.UTC, start)
+	b, err := ev.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > 3*MaxValuesBytes+4096 || len(ev.Truncated) != 1 {
+		t.Fatalf("message of %d bytes, truncated %v", len(b), ev.Truncated)
+	}
+	if got := ev.Get("PackageMoniker"); len(got) == 0 || got[0] != vals[0] {
+		t.Fatal("kept values are not the first ones in order")
 	}
 }

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lestrrat-go/strftime"
 
@@ -127,6 +128,7 @@ type DropReason string
 // Drop reasons are metric labels.
 const (
 	DropMissingByField DropReason = "missing_by_field"
+	DropOversizedField DropReason = "oversized_field"
 )
 
 // Match is what a matching event contributes to its group: everything stats
@@ -140,8 +142,19 @@ type Match struct {
 	Packages []event.Package `json:"p,omitempty"`
 }
 
+// Size bounds of a match. Splunk itself cuts events at 10,000 bytes
+// (props.conf TRUNCATE), so no real detection depends on longer fields; the
+// bounds keep every record msixguard writes (repartition, risk) far below the
+// broker's message size limit, so one hostile event cannot block a partition.
+const (
+	MaxValueBytes      = 16 << 10  // one by-field or values() value
+	MaxMatchValueBytes = 256 << 10 // all values() values of one event
+)
+
 // Extract builds the Match of an event that passed Match. It fails when a
-// by-field is missing or empty: SPL stats drops rows with a null by-field.
+// by-field is missing or empty (SPL stats drops rows with a null by-field)
+// or longer than MaxValueBytes. values() values are cut to MaxValueBytes and
+// to MaxMatchValueBytes in all.
 func (r *Rule) Extract(ev *event.Event) (Match, DropReason) {
 	m := Match{Rule: r.ID, Time: ev.Time.UnixNano(), By: make([]string, len(r.By))}
 	for i, f := range r.By {
@@ -149,15 +162,22 @@ func (r *Rule) Extract(ev *event.Event) (Match, DropReason) {
 		if !ok {
 			return Match{}, DropMissingByField
 		}
+		if len(v) > MaxValueBytes {
+			return Match{}, DropOversizedField
+		}
 		m.By[i] = v
 	}
 	if len(r.Values) > 0 {
 		m.Values = make([][]string, len(r.Values))
+		budget := MaxMatchValueBytes
 		for i, vs := range r.Values {
 			for _, v := range ev.Values(vs.Field) {
-				if v != "" {
-					m.Values[i] = append(m.Values[i], v)
+				if v == "" || budget <= 0 {
+					continue
 				}
+				v = cut(v, min(MaxValueBytes, budget))
+				budget -= len(v)
+				m.Values[i] = append(m.Values[i], v)
 			}
 		}
 	}
@@ -165,6 +185,17 @@ func (r *Rule) Extract(ev *event.Event) (Match, DropReason) {
 		m.Packages = append(m.Packages, event.ParsePackages(v)...)
 	}
 	return m, ""
+}
+
+// cut shortens s to at most n bytes without splitting a UTF-8 sequence.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func (r *Rule) String() string { return fmt.Sprintf("%s (%s)", r.ID, r.Source) }

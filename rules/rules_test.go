@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/msixguard/msixguard/event"
 )
@@ -343,4 +344,28 @@ func FuzzParseRule(f *testing.F) {
 			t.Fatalf("allowlist error is not a FileError: %v", err)
 		}
 	})
+}
+
+func TestExtractBoundsSizes(t *testing.T) {
+	r := seed(t)
+	long := strings.Repeat("é", MaxValueBytes) // 2 bytes a rune: twice the bound
+	m, drop := r.Extract(ev("EventCode", "855", "dvc", "H", "user_id", "U", "PackageMoniker", long))
+	if drop != "" || len(m.Values[0][0]) > MaxValueBytes || !utf8.ValidString(m.Values[0][0]) {
+		t.Fatalf("value of %d bytes (valid UTF-8: %v), drop %q", len(m.Values[0][0]), utf8.ValidString(m.Values[0][0]), drop)
+	}
+	if _, drop := r.Extract(ev("EventCode", "855", "dvc", long, "user_id", "U")); drop != DropOversizedField {
+		t.Fatalf("oversized by-field: drop %q", drop)
+	}
+	many := ev("EventCode", "855", "dvc", "H", "user_id", "U")
+	for i := 0; i < 100; i++ {
+		many.Add("PackageMoniker", strings.Repeat("x", MaxValueBytes))
+	}
+	m, _ = r.Extract(many)
+	total := 0
+	for _, v := range m.Values[0] {
+		total += len(v)
+	}
+	if total > MaxMatchValueBytes {
+		t.Fatalf("match carries %d value bytes", total)
+	}
 }
