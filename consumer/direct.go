@@ -88,6 +88,7 @@ func (d *directInput) handle(ctx context.Context, p *partitionState, msg kafka.M
 			return err
 		}
 		d.cfg.Metrics.DLQWrites.Inc()
+		p.log.Info().Int64("offset", msg.Offset).Str("reason", string(producer.Header(bad.Headers, producer.HeaderErrorReason))).Msg("dead-lettered")
 	}
 	for _, m := range matches {
 		if err := p.aggregate(ctx, m, msg.Offset, replay, msg.Time); err != nil {

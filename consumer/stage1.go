@@ -129,6 +129,13 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 			return err
 		}
 		m.DLQWrites.Add(float64(len(dlq)))
+		if len(dlq) > 0 {
+			reasons := map[string]int{}
+			for _, d := range dlq {
+				reasons[string(producer.Header(d.Headers, producer.HeaderErrorReason))]++
+			}
+			log.Info().Str("topic", topic).Int("partition", pa.ID).Int("records", len(dlq)).Interface("reasons", reasons).Msg("dead-lettered")
+		}
 		if err := commit(ctx, cfg.Conn, gen, topic, pa.ID, next, ""); err != nil {
 			m.CommitErrors.WithLabelValues("1").Inc()
 			return err

@@ -78,12 +78,13 @@ type deployment struct {
 	killed, started, sent int
 }
 
-func (d *deployment) startReplica() int {
-	cmd := exec.Command(d.bin, "run", "--brokers", d.brokers, "--group", d.group,
-		"--input-topic", d.input, "--risk-topic", d.risk, "--dlq-topic", d.group+"-dlq",
-		"--repartition-topic", d.group+"-repartition", "--repartition-partitions", "3",
+func (d *deployment) startReplica(extra ...string) int {
+	args := append([]string{"run", "--brokers", d.brokers, "--group", d.group,
+		"--input-topic", d.input, "--risk-topic", d.risk, "--dlq-topic", d.group + "-dlq",
+		"--repartition-topic", d.group + "-repartition", "--repartition-partitions", "3",
 		"--topic-partitions", "1", "--create-topics", "--idle-timeout", "3s",
-		"--metrics-addr", "", "--log-level", "warn")
+		"--metrics-addr", "", "--log-level", "warn"}, extra...)
+	cmd := exec.Command(d.bin, args...)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
