@@ -36,6 +36,12 @@ func RunDirect(ctx context.Context, cfg DirectConfig) error {
 		if cfg.OnAssigned != nil {
 			cfg.OnAssigned(assigned(gen))
 		}
+		if cfg.OnGenerationEnd != nil {
+			gen.Start(func(ctx context.Context) {
+				<-ctx.Done()
+				cfg.OnGenerationEnd()
+			})
+		}
 		for topic, parts := range gen.Assignments {
 			for _, pa := range parts {
 				topic, pa := topic, pa

@@ -44,8 +44,10 @@ type Stage1Config struct {
 	Now                   func() time.Time
 	Log                   zerolog.Logger
 	Metrics               *metrics.Metrics
-	// OnAssigned, when set, is told of each generation's assignment.
-	OnAssigned func(map[string][]int)
+	// OnAssigned, when set, is told of each generation's assignment, and
+	// OnGenerationEnd when that generation ends (rebalance, leave).
+	OnAssigned      func(map[string][]int)
+	OnGenerationEnd func()
 }
 
 // inputStates is what stage 1 knows about the input partitions it owns in
@@ -72,6 +74,12 @@ func RunStage1(ctx context.Context, cfg Stage1Config) error {
 		log.Info().Int32("generation", gen.ID).Interface("assigned", assigned(gen)).Msg("joined")
 		if cfg.OnAssigned != nil {
 			cfg.OnAssigned(assigned(gen))
+		}
+		if cfg.OnGenerationEnd != nil {
+			gen.Start(func(ctx context.Context) {
+				<-ctx.Done()
+				cfg.OnGenerationEnd()
+			})
 		}
 		st := &inputStates{states: map[string]*inputState{}}
 		now := cfg.Now()

@@ -25,21 +25,22 @@ import (
 
 // Stage2Config configures the stateful stage: windowed stats per group.
 type Stage2Config struct {
-	Conn           *cluster.Conn
-	Group          string
-	Topic          string // repartition topic
-	Rules          *rules.Set
-	Engine         aggregate.Options
-	Emitter        *producer.Emitter
-	Encoder        producer.Encoder
-	Risk           *producer.Writer
-	CommitInterval time.Duration
-	FetchMaxBytes  int
-	Settings       GroupSettings
-	Now            func() time.Time
-	Log            zerolog.Logger
-	Metrics        *metrics.Metrics
-	OnAssigned     func(map[string][]int)
+	Conn            *cluster.Conn
+	Group           string
+	Topic           string // repartition topic
+	Rules           *rules.Set
+	Engine          aggregate.Options
+	Emitter         *producer.Emitter
+	Encoder         producer.Encoder
+	Risk            *producer.Writer
+	CommitInterval  time.Duration
+	FetchMaxBytes   int
+	Settings        GroupSettings
+	Now             func() time.Time
+	Log             zerolog.Logger
+	Metrics         *metrics.Metrics
+	OnAssigned      func(map[string][]int)
+	OnGenerationEnd func()
 }
 
 // RunStage2 runs stage 2 until ctx ends. Each repartition partition has its
@@ -53,6 +54,12 @@ func RunStage2(ctx context.Context, cfg Stage2Config) error {
 		log.Info().Int32("generation", gen.ID).Interface("assigned", assigned(gen)).Msg("joined")
 		if cfg.OnAssigned != nil {
 			cfg.OnAssigned(assigned(gen))
+		}
+		if cfg.OnGenerationEnd != nil {
+			gen.Start(func(ctx context.Context) {
+				<-ctx.Done()
+				cfg.OnGenerationEnd()
+			})
 		}
 		for _, pa := range gen.Assignments[cfg.Topic] {
 			pa := pa

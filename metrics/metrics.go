@@ -54,7 +54,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 7200}}),
 		Rebalances: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "msixguard_rebalances_total", Help: "Consumer group generations joined, by stage."}, []string{"stage"}),
 		Duplicates: prometheus.NewCounter(prometheus.CounterOpts{Name: "msixguard_duplicates_dropped_total", Help: "Repartition records dropped as repeats of an already-aggregated source offset."}),
-		Ready:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "msixguard_ready", Help: "1 when every stage has joined its group and the brokers answer."}),
+		Ready:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "msixguard_ready", Help: "1 while every stage is in a consumer-group generation; 0 while joining or rebalancing."}),
 	}
 	reg.MustRegister(m.RecordsConsumed, m.Matched, m.Unmatched, m.Dropped, m.DecodeErrors, m.DLQWrites, m.LateEvents,
 		m.Suppressed, m.RiskMessages, m.OpenGroups, m.OpenWindows, m.StateBytes, m.CommitErrors, m.WriteErrors,

@@ -49,8 +49,9 @@ type JobConfig struct {
 	Now                  func() time.Time
 	Log                  zerolog.Logger
 	Metrics              *metrics.Metrics
-	// Ready is called once both stages have joined their groups.
-	Ready func()
+	// Ready is told whenever the job becomes ready (every stage is in a
+	// consumer-group generation) or stops being ready (a stage rebalances).
+	Ready func(bool)
 }
 
 // Run checks the topics and runs both stages until ctx ends, then drains:
@@ -93,10 +94,18 @@ func Run(ctx context.Context, cfg JobConfig) error {
 	}()
 	em := *cfg.Emitter
 	em.Metrics = cfg.Metrics
-	markReady := sync.OnceFunc(func() {
-		cfg.Metrics.Ready.Set(1)
+	stages := 2
+	if cfg.InputKeyedBy != "" {
+		stages = 1
+	}
+	ready := newReadiness(stages, func(r bool) {
+		v := 0.0
+		if r {
+			v = 1
+		}
+		cfg.Metrics.Ready.Set(v)
 		if cfg.Ready != nil {
-			cfg.Ready()
+			cfg.Ready(r)
 		}
 	})
 	s2 := consumer.Stage2Config{
@@ -106,7 +115,7 @@ func Run(ctx context.Context, cfg JobConfig) error {
 	}
 	if cfg.InputKeyedBy != "" {
 		s2.Group = cfg.Group + "-direct"
-		s2.OnAssigned = func(map[string][]int) { markReady() }
+		s2.OnAssigned, s2.OnGenerationEnd = ready.joined(0)
 		return consumer.RunDirect(ctx, consumer.DirectConfig{
 			Stage2Config: s2, Topics: cfg.InputTopics, Format: cfg.Format,
 			Decoder: consumer.DecoderOptions{Fields: cfg.Rules.Fields()}, DLQ: dlq,
@@ -115,17 +124,6 @@ func Run(ctx context.Context, cfg JobConfig) error {
 	}
 	repart := producer.NewWriter(cfg.Conn, cfg.RepartitionTopic, producer.RouteBalancer{})
 	writers = append(writers, repart)
-	var joined sync.WaitGroup
-	joined.Add(2)
-	once := func() func(map[string][]int) {
-		var o sync.Once
-		return func(map[string][]int) { o.Do(joined.Done) }
-	}
-	go func() {
-		joined.Wait()
-		markReady()
-	}()
-
 	s1 := consumer.Stage1Config{
 		Conn: cfg.Conn, Group: cfg.Group + "-stage1", Topics: cfg.InputTopics, InputPartitions: inputs,
 		Format: cfg.Format, Decoder: consumer.DecoderOptions{Fields: cfg.Rules.Fields()}, Rules: cfg.Rules,
@@ -133,9 +131,9 @@ func Run(ctx context.Context, cfg JobConfig) error {
 		IdleTimeout: cfg.IdleTimeout, MarkerInterval: cfg.MarkerInterval, FlushInterval: cfg.FlushInterval,
 		FlushRecords: 5000, MaxRecordBytes: cfg.MaxRecordBytes, MaxFutureSkew: cfg.MaxFutureSkew,
 		FetchMaxBytes: 16 << 20, Settings: cfg.Settings, Now: cfg.Now, Log: cfg.Log, Metrics: cfg.Metrics,
-		OnAssigned: once(),
 	}
-	s2.OnAssigned = once()
+	s1.OnAssigned, s1.OnGenerationEnd = ready.joined(0)
+	s2.OnAssigned, s2.OnGenerationEnd = ready.joined(1)
 	errs := make(chan error, 2)
 	go func() { errs <- consumer.RunStage1(ctx, s1) }()
 	go func() { errs <- consumer.RunStage2(ctx, s2) }()
@@ -179,4 +177,36 @@ func (cfg *JobConfig) check() error {
 		return errors.New("partition counts must be at least 1")
 	}
 	return nil
+}
+
+// readiness tracks which stages are in a consumer-group generation.
+type readiness struct {
+	mu     sync.Mutex
+	in     []bool
+	ready  bool
+	notify func(bool)
+}
+
+func newReadiness(stages int, notify func(bool)) *readiness {
+	return &readiness{in: make([]bool, stages), notify: notify}
+}
+
+// joined returns the hooks of stage i: one for a generation's start, one
+// for its end.
+func (r *readiness) joined(i int) (func(map[string][]int), func()) {
+	return func(map[string][]int) { r.set(i, true) }, func() { r.set(i, false) }
+}
+
+func (r *readiness) set(i int, in bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.in[i] = in
+	all := true
+	for _, v := range r.in {
+		all = all && v
+	}
+	if all != r.ready {
+		r.ready = all
+		r.notify(all)
+	}
 }

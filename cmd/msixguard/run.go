@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -168,13 +169,17 @@ func serve(parent context.Context, cfg pipeline.JobConfig, metricsAddr string, d
 	}
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ready := make(chan struct{})
-	cfg.Ready = func() {
-		close(ready)
-		log.Info().Msg("ready: both stages joined their groups")
+	var ready atomic.Bool
+	cfg.Ready = func(r bool) {
+		ready.Store(r)
+		if r {
+			log.Info().Msg("ready: every stage is in a consumer-group generation")
+		} else {
+			log.Info().Msg("not ready: a stage is rebalancing")
+		}
 	}
 	if metricsAddr != "" {
-		srv, err := startHTTP(metricsAddr, reg, ready, cfg.Conn)
+		srv, err := startHTTP(metricsAddr, reg, &ready, cfg.Conn)
 		if err != nil {
 			return err
 		}
@@ -198,14 +203,12 @@ func serve(parent context.Context, cfg pipeline.JobConfig, metricsAddr string, d
 	}
 }
 
-func startHTTP(addr string, reg *prometheus.Registry, ready <-chan struct{}, conn *cluster.Conn) (*http.Server, error) {
+func startHTTP(addr string, reg *prometheus.Registry, ready *atomic.Bool, conn *cluster.Conn) (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-ready:
-		default:
+		if !ready.Load() {
 			http.Error(w, "not ready: joining consumer groups", http.StatusServiceUnavailable)
 			return
 		}
