@@ -74,8 +74,12 @@ type Engine struct {
 	open      map[groupKey]*Group
 	watermark int64
 	hasWM     bool
+	// nextFinal is the earliest end+lag among open groups: Advance skips the
+	// scan of open groups until the watermark reaches it.
+	nextFinal int64
 	// Dropped counts matches not aggregated, by reason.
 	Dropped map[string]int64
+	bytes   int64 // estimate of the memory held by open groups
 }
 
 // New returns an engine for rs.
@@ -119,7 +123,7 @@ func (e *Engine) Add(m rules.Match) ([]Result, string) {
 	start := r.Window.Start(m.Time)
 	if e.Final(r, start) {
 		g := newGroup(r, start, m.By)
-		g.add(m, e.opts.PackagesLimit)
+		g.fold(m, e.opts.PackagesLimit)
 		return []Result{{Kind: KindLate, Group: *g}}, ""
 	}
 	k := groupKey{rule: r.ID, start: start, by: joinBy(m.By)}
@@ -130,11 +134,15 @@ func (e *Engine) Add(m rules.Match) ([]Result, string) {
 			return nil, DropGroupLimit
 		}
 		g = newGroup(r, start, m.By)
+		if f := start + int64(r.Window.Size) + int64(r.Window.Lag); len(e.open) == 0 || f < e.nextFinal {
+			e.nextFinal = f
+		}
 		e.open[k] = g
-		g.add(m, e.opts.PackagesLimit)
+		e.bytes += g.size() + int64(len(k.by)) + groupKeyOverhead
+		e.bytes += g.fold(m, e.opts.PackagesLimit)
 		return []Result{{Kind: KindEarly, Group: g.snapshot()}}, ""
 	}
-	g.add(m, e.opts.PackagesLimit)
+	e.bytes += g.fold(m, e.opts.PackagesLimit)
 	return nil, ""
 }
 
@@ -146,6 +154,9 @@ func (e *Engine) Advance(wm time.Time) []Result {
 		return nil
 	}
 	e.watermark, e.hasWM = w, true
+	if len(e.open) == 0 || w < e.nextFinal {
+		return nil
+	}
 	return e.take(func(g *Group) bool { return e.Final(g.Rule, g.WindowStart) })
 }
 
@@ -156,10 +167,16 @@ func (e *Engine) Flush() []Result {
 
 func (e *Engine) take(done func(*Group) bool) []Result {
 	var out []Result
+	first := true
 	for k, g := range e.open {
 		if done(g) {
 			out = append(out, Result{Kind: KindFinal, Group: *g})
+			e.bytes -= g.size() + int64(len(k.by)) + groupKeyOverhead
 			delete(e.open, k)
+			continue
+		}
+		if f := g.WindowEnd() + int64(g.Rule.Window.Lag); first || f < e.nextFinal {
+			e.nextFinal, first = f, false
 		}
 	}
 	SortResults(out)
@@ -204,7 +221,36 @@ func newGroup(r *rules.Rule, start int64, by []string) *Group {
 	}
 }
 
-func (g *Group) add(m rules.Match, pkgLimit int) {
+// Size estimates, in bytes, of what an open group holds beyond its strings:
+// the map entry and key, the Group struct and slice headers.
+const (
+	groupKeyOverhead = 64
+	groupOverhead    = 160
+	stringOverhead   = 16
+	packageBytes     = 6*stringOverhead + 80
+)
+
+// StateBytes estimates the memory held by open groups, for the
+// msixguard_state_bytes gauge.
+func (e *Engine) StateBytes() int64 { return e.bytes }
+
+// size estimates the bytes a group holds.
+func (g *Group) size() int64 {
+	n := int64(groupOverhead)
+	for _, b := range g.By {
+		n += int64(len(b)) + stringOverhead
+	}
+	for _, vs := range g.Values {
+		for _, v := range vs {
+			n += int64(len(v)) + stringOverhead
+		}
+	}
+	return n + int64(len(g.Packages))*packageBytes
+}
+
+// fold folds m into g and returns the growth estimate.
+func (g *Group) fold(m rules.Match, pkgLimit int) int64 {
+	var grew int64
 	if g.Count == 0 || m.Time < g.First {
 		g.First = m.Time
 	}
@@ -218,15 +264,21 @@ func (g *Group) add(m rules.Match, pkgLimit int) {
 		}
 		for _, v := range m.Values[i] {
 			var cut bool
-			g.Values[i], cut = insertSorted(g.Values[i], v, g.Rule.ValuesCap)
+			var d int64
+			g.Values[i], cut, d = insertSorted(g.Values[i], v, g.Rule.ValuesCap)
 			g.Truncated[i] = g.Truncated[i] || cut
+			grew += d
 		}
 	}
 	if len(m.Packages) > 0 {
 		var cut bool
+		before := len(g.Packages)
 		g.Packages, cut = event.MergePackages(g.Packages, m.Packages, pkgLimit)
 		g.PackagesCut = g.PackagesCut || cut
+		// Packages are short and bounded: an average size is close enough.
+		grew += int64(len(g.Packages)-before) * packageBytes
 	}
+	return grew
 }
 
 // snapshot copies g so a result does not change as the group grows.

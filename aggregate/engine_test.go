@@ -219,3 +219,23 @@ func TestAdvanceClosesEachWindowWhenDue(t *testing.T) {
 		t.Fatalf("%d groups left open", e.OpenGroups())
 	}
 }
+
+func TestStateBytesTracksOpenGroups(t *testing.T) {
+	r := *seedRule(t)
+	r.ValuesCap = 2
+	e := New([]*rules.Rule{&r}, Options{})
+	at := ts(t, "2024-05-01T11:00:00Z")
+	e.Add(match(&r, at, "H", "U", "aaaa"))
+	one := e.StateBytes()
+	e.Add(match(&r, at, "H", "U", "bbbb"))
+	two := e.StateBytes()
+	e.Add(match(&r, at, "H", "U", "a")) // cap 2: "bbbb" leaves, "a" comes in
+	if one <= 0 || two != one+4+stringOverhead || e.StateBytes() != two-3 {
+		t.Fatalf("state bytes %d, %d, %d", one, two, e.StateBytes())
+	}
+	e.Add(match(&r, at, "H2", "U", "x"))
+	e.Flush()
+	if e.StateBytes() != 0 {
+		t.Fatalf("%d bytes left after flush", e.StateBytes())
+	}
+}

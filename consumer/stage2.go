@@ -166,6 +166,7 @@ type partitionState struct {
 	next      int64 // next offset to read
 	label     string
 	topic     string       // the partition's topic
+	reported  int64        // state bytes this partition added to the gauge
 	direct    *directInput // set when reading input records (no repartition hop)
 }
 
@@ -297,6 +298,7 @@ func (p *partitionState) observe(ctx context.Context, mk Marker) error {
 			delete(p.windows, id)
 		}
 	}
+	p.updateStateGauges()
 	if len(results) > 0 {
 		p.log.Info().Time("watermark", time.Unix(0, wm).UTC()).Int("groups", len(results)).Msg("windows closed")
 	}
@@ -330,8 +332,7 @@ func (p *partitionState) aggregate(ctx context.Context, m rules.Match, offset in
 			p.log.Warn().Str("reason", dropped).Int64("dropped", n).Int("open_groups", p.engine.OpenGroups()).Msg("match dropped (group_limit: raise --max-open-groups or look for a cardinality attack)")
 		}
 	}
-	p.cfg.Metrics.OpenGroups.WithLabelValues(p.label).Set(float64(p.engine.OpenGroups()))
-	p.cfg.Metrics.OpenWindows.WithLabelValues(p.label).Set(float64(len(p.windows)))
+	p.updateStateGauges()
 	if replay {
 		return nil // early messages of replayed records went out before the commit
 	}
@@ -390,8 +391,21 @@ func (p *partitionState) updateWatermarkGauges(wm int64) {
 	}
 }
 
+// updateStateGauges reports open groups and windows, and this partition's
+// share of the process-wide state estimate.
+func (p *partitionState) updateStateGauges() {
+	m := p.cfg.Metrics
+	m.OpenGroups.WithLabelValues(p.label).Set(float64(p.engine.OpenGroups()))
+	m.OpenWindows.WithLabelValues(p.label).Set(float64(len(p.windows)))
+	b := p.engine.StateBytes()
+	m.StateBytes.Add(float64(b - p.reported))
+	p.reported = b
+}
+
 func (p *partitionState) clearGauges() {
 	m := p.cfg.Metrics
+	m.StateBytes.Sub(float64(p.reported))
+	p.reported = 0
 	m.OpenGroups.DeleteLabelValues(p.label)
 	m.OpenWindows.DeleteLabelValues(p.label)
 	m.WatermarkAge.DeleteLabelValues(p.label)
