@@ -67,6 +67,10 @@ func runGroup(ctx context.Context, c *cluster.Conn, id string, topics []string, 
 			continue
 		}
 		onGen(gen)
+		gen.Start(func(ctx context.Context) {
+			<-ctx.Done()
+			log.Info().Str("group", id).Int32("generation", gen.ID).Interface("revoked", assigned(gen)).Msg("generation ended; partitions revoked")
+		})
 	}
 }
 
