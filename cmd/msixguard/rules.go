@@ -15,8 +15,8 @@ import (
 )
 
 func newRulesCmd() *cobra.Command {
-	c := &cobra.Command{Use: "rules", Short: "List, validate and test detection rules"}
-	c.AddCommand(newRulesListCmd(), newRulesValidateCmd(), newRulesTestCmd())
+	c := &cobra.Command{Use: "rules", Short: "List, validate, test and import detection rules"}
+	c.AddCommand(newRulesListCmd(), newRulesValidateCmd(), newRulesTestCmd(), newRulesImportCmd())
 	return c
 }
 
@@ -39,7 +39,7 @@ func newRulesListCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	c.Flags().StringSliceVar(&paths, "rules", nil, "extra rule files or directories")
+	c.Flags().StringSliceVar(&paths, "rules", nil, "extra rule files or directories, or pack:NAME (rule packs: pack:appx)")
 	c.Flags().BoolVar(&noBuiltin, "no-builtin", false, "do not load the built-in rules")
 	return c
 }
