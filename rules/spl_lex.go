@@ -123,6 +123,9 @@ func splLex(s string) ([]splTok, error) {
 				}
 				j++
 			}
+			if k := strings.Index(s[i:j], `\*`); k >= 0 {
+				return nil, &SPLError{i + k, `\*`, `an escaped asterisk (literal "*") is not supported: msixguard patterns treat every * as a wildcard`}
+			}
 			out = append(out, splTok{tokWord, s[i:j], i, j})
 			i = j
 		}

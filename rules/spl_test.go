@@ -171,6 +171,7 @@ func TestCompileSPLRejects(t *testing.T) {
 		{"sourcetype metadata", "A=1 sourcetype=\"XmlWinEventLog\" | stats count by dvc", 4, "sourcetype=\"XmlWinEventLog\"", "index metadata"},
 		{"empty value", `A="" | stats count by dvc`, 2, `""`, "empty value"},
 		{"escaped asterisk", `A="x\*" | stats count by dvc`, 4, `\*`, "escaped asterisk"},
+		{"escaped asterisk unquoted", `A=x\* | stats count by dvc`, 3, `\*`, "escaped asterisk"},
 		{"eval == ", `A==1 | stats count by dvc`, 1, "==", "eval comparison"},
 		{"unterminated quote", `A="x | stats count by dvc`, 2, `"x | stats count by dvc`, "unterminated quoted"},
 		{"unbalanced paren", "(A=1 | stats count by dvc", 0, "(", "unbalanced"},
