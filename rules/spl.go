@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -32,6 +33,10 @@ type CompiledSearch struct {
 	Rename      map[string]string // by-field → output name
 	FilterMacro string            // trailing `…_filter` macro, "" when none
 }
+
+// splNumber is a plain decimal literal: the rule file writes it as a YAML
+// number (the matcher compares numerically either way).
+var splNumber = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 
 // Fields whose values Splunk takes from index metadata: msixguard events do
 // not carry them, so a condition on them would never hold. Map them through
@@ -382,14 +387,12 @@ func toConditions(spl string, n *splNode, neg bool) ([]SPLCondition, error) {
 		switch {
 		case n.op == "=" && !neg:
 			c.Op = OpEquals
-			_, isNum := parseNumber(n.values[0].text)
-			c.Number = !n.values[0].quoted && isNum && !strings.Contains(n.values[0].text, "*")
+			c.Number = !n.values[0].quoted && splNumber.MatchString(n.values[0].text)
 		case n.op == "=" && neg:
 			c.Op = OpNotIn
 		case n.op == "!=" && !neg:
 			c.Op = OpNotEquals
-			_, isNum := parseNumber(n.values[0].text)
-			c.Number = !n.values[0].quoted && isNum && !strings.Contains(n.values[0].text, "*")
+			c.Number = !n.values[0].quoted && splNumber.MatchString(n.values[0].text)
 		case n.op == "!=" && neg:
 			return nil, &SPLError{n.pos, frag(), "NOT of field!=value (the field is missing or equals the value) has no rule operator"}
 		case n.op == "IN" && !neg:

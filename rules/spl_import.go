@@ -381,7 +381,7 @@ func emitRule(id, name, desc string, cs *CompiledSearch, w Window, r Risk, mitre
 			v = yquoted(c.Values[0])
 			if c.Number {
 				v = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: c.Values[0]}
-				if _, err := strconv.ParseInt(c.Values[0], 10, 64); err != nil {
+				if strings.Contains(c.Values[0], ".") {
 					v.Tag = "!!float"
 				}
 			}

@@ -61,6 +61,9 @@ func TestCompileSPLFilters(t *testing.T) {
 		{"equals with spaces around =", `EventCode = 855`, []SPLCondition{{"EventCode", OpEquals, []string{"855"}, true}}},
 		{"wildcard value is not a number", `EventCode=85*`, []SPLCondition{{"EventCode", OpEquals, []string{"85*"}, false}}},
 		{"not equals", `EventCode!=4`, []SPLCondition{{"EventCode", OpNotEquals, []string{"4"}, true}}},
+		{"decimal and negative numbers", `A=4.5 B=-3 C=1e3 D=NaN E=0x10`, []SPLCondition{
+			{"A", OpEquals, []string{"4.5"}, true}, {"B", OpEquals, []string{"-3"}, true}, {"C", OpEquals, []string{"1e3"}, false},
+			{"D", OpEquals, []string{"NaN"}, false}, {"E", OpEquals, []string{"0x10"}, false}}},
 		{"quoted with escapes", `Path="C:\\x \"y\""`, []SPLCondition{{"Path", OpEquals, []string{`C:\x "y"`}, false}}},
 		{"implicit and explicit AND", `EventCode=400 HasFullTrust="true" AND Path="*x*"`, []SPLCondition{
 			{"EventCode", OpEquals, []string{"400"}, true}, {"HasFullTrust", OpEquals, []string{"true"}, false}, {"Path", OpEquals, []string{"*x*"}, false}}},
