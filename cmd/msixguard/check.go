@@ -32,7 +32,7 @@ type engineFlags struct {
 
 func (f *engineFlags) register(c *cobra.Command, defaultEmit string) {
 	c.Flags().StringVar(&f.inputFormat, "input-format", "auto", "input encoding: auto, json, xml, ecs, avro")
-	c.Flags().StringSliceVar(&f.rules, "rules", nil, "extra rule files or directories (repeatable); a rule with a built-in id replaces it")
+	c.Flags().StringSliceVar(&f.rules, "rules", nil, "extra rule files, directories, or pack:NAME (pack:appx) (repeatable); a rule with a built-in id replaces it")
 	c.Flags().BoolVar(&f.noBuiltin, "no-builtin", false, "do not load the built-in rules")
 	c.Flags().StringVar(&f.tuning, "tuning", "", "tuning allowlist file (the detection's _filter macro)")
 	c.Flags().StringVar(&f.tz, "tz", "UTC", "time zone of firstTime/lastTime (IANA name)")
