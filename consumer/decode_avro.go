@@ -34,6 +34,9 @@ const avroEventSchema = `{"name":"msixguard.WindowsEvent","type":"record","field
 type avroDecoder struct {
 	ids []uint32
 	b   eventBuilder
+	// keys of the record's fields map, to refuse duplicates as goavro (the
+	// reference implementation) does; reused across records.
+	keys map[string]struct{}
 }
 
 func newAvroDecoder(filter fieldFilter, ids []int) (*avroDecoder, error) {
@@ -149,10 +152,21 @@ func (d *avroDecoder) record(r *avroReader) *DecodeError {
 		}
 	}
 	// fields
+	if d.keys == nil {
+		d.keys = map[string]struct{}{}
+	}
+	clear(d.keys)
 	for n := r.blockCount(); n > 0 && r.err == nil; n = r.blockCount() {
 		for ; n > 0 && r.err == nil; n-- {
 			k, v := r.bytes(), r.bytes()
-			if r.err != nil || len(k) == 0 || reservedField(k, false) {
+			if r.err != nil {
+				continue
+			}
+			if _, dup := d.keys[string(k)]; dup {
+				return decodeErr(f, ReasonAvroDecode, "fields has the key %s twice", quoteDetail(k))
+			}
+			d.keys[string(k)] = struct{}{}
+			if len(k) == 0 || reservedField(k, false) {
 				continue
 			}
 			if string(k) == event.FieldPackageMoniker {
