@@ -152,17 +152,24 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 		if hasPend && (!s.hasWM || pendingWM > s.wm) {
 			s.wm, s.hasWM = pendingWM, true
 		}
-		s.pending = false
+		s.lastRead, s.pending = cfg.Now(), false
 		st.mu.Unlock()
 		out, dlq, next, hasPend = out[:0], dlq[:0], -1, false
 		lastFlush = cfg.Now()
 		m.ConsumerLag.WithLabelValues("1", topic, strconv.Itoa(pa.ID)).Set(float64(r.Lag()))
 		return nil
 	}
+	consumed := m.RecordsConsumed.WithLabelValues(topic)
+	// One deadline per flush interval, not one per record: a context and
+	// timer per FetchMessage cost as much as decoding the record.
+	var dl deadline
+	defer dl.stop()
 	for {
-		fctx, cancel := context.WithTimeout(ctx, cfg.FlushInterval)
-		msg, err := r.FetchMessage(fctx)
-		cancel()
+		d := lastFlush.Add(cfg.FlushInterval)
+		if now := cfg.Now(); !d.After(now) {
+			d = now.Add(cfg.FlushInterval)
+		}
+		msg, err := r.FetchMessage(dl.until(ctx, d))
 		if ctx.Err() != nil {
 			return nil // generation over: the next owner re-reads what was not committed
 		}
@@ -171,10 +178,13 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 		}
 		if err == nil {
 			now := cfg.Now()
-			st.mu.Lock()
-			s.lastRead, s.pending = now, true
-			st.mu.Unlock()
-			m.RecordsConsumed.WithLabelValues(topic).Inc()
+			if next < 0 {
+				// First record since the last flush: not idle any more.
+				st.mu.Lock()
+				s.lastRead, s.pending = now, true
+				st.mu.Unlock()
+			}
+			consumed.Inc()
 			t, bad := proc.process(dec, &ev, msg, now, func(match rules.Match) {
 				out = append(out, MatchRecord(match, msg.Topic, msg.Partition, msg.Offset, msg.Time))
 			})
@@ -193,6 +203,29 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 				return err
 			}
 		}
+	}
+}
+
+// deadline reuses one context until its deadline passes, so a read loop
+// does not make a context and timer per record.
+type deadline struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// until returns a context of parent that ends at d, or the current one
+// while it has not ended.
+func (dl *deadline) until(parent context.Context, d time.Time) context.Context {
+	if dl.ctx == nil || dl.ctx.Err() != nil {
+		dl.stop()
+		dl.ctx, dl.cancel = context.WithDeadline(parent, d)
+	}
+	return dl.ctx
+}
+
+func (dl *deadline) stop() {
+	if dl.cancel != nil {
+		dl.cancel()
 	}
 }
 

@@ -67,6 +67,11 @@ type Writer struct {
 // batches of small records fail as a block.
 const maxRequestBytes = 900_000
 
+// maxRequestRecords bounds the records of one produce call, so it fits one
+// kafka-go batch per partition (BatchSize); kafka-go allocates a batch's
+// full capacity up front, so the bound is kept small.
+const maxRequestRecords = 1000
+
 // MaxDeadLetterValue is the longest value a dead letter carries.
 const MaxDeadLetterValue = 800_000
 
@@ -83,7 +88,7 @@ func NewWriter(c *cluster.Conn, topic string, bal kafka.Balancer) *Writer {
 		// batch per partition: a partial failure cannot leave a gap that a
 		// later batch of the same partition jumps over (stage 2 drops
 		// matches at or below the highest source offset it has seen).
-		BatchSize: 100_000, BatchBytes: 1 << 20, BatchTimeout: 2 * time.Millisecond,
+		BatchSize: maxRequestRecords, BatchBytes: 1 << 20, BatchTimeout: 2 * time.Millisecond,
 		MaxAttempts: 5, WriteBackoffMin: 50 * time.Millisecond, WriteBackoffMax: time.Second,
 		AllowAutoTopicCreation: false,
 	}}
@@ -92,14 +97,14 @@ func NewWriter(c *cluster.Conn, topic string, bal kafka.Balancer) *Writer {
 // Topic is the topic written to.
 func (w *Writer) Topic() string { return w.topic }
 
-// Write sends msgs, in order, in produce calls of at most maxRequestBytes,
-// and waits for each acknowledgement.
+// Write sends msgs, in order, in produce calls of at most maxRequestBytes
+// and maxRequestRecords, and waits for each acknowledgement.
 func (w *Writer) Write(ctx context.Context, msgs ...kafka.Message) error {
 	for len(msgs) > 0 {
 		n, size := 0, 0
 		for n < len(msgs) {
 			sz := recordSize(msgs[n])
-			if n > 0 && size+sz > maxRequestBytes {
+			if n > 0 && (size+sz > maxRequestBytes || n == maxRequestRecords) {
 				break
 			}
 			size += sz

@@ -1,0 +1,101 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/msixguard/msixguard/cluster"
+	"github.com/msixguard/msixguard/metrics"
+	"github.com/msixguard/msixguard/producer"
+	"github.com/msixguard/msixguard/rules"
+)
+
+// BenchmarkStage1 measures stage 1 end to end on the embedded broker: b.N
+// JSON records (1 % matching) in one input partition, from join until every
+// offset is committed. Compare with BenchmarkReaderLoop, the bare kafka-go
+// read loop over the same records.
+func BenchmarkStage1(b *testing.B) { benchStage1(b, false) }
+
+// BenchmarkReaderLoop is the ceiling: the same reader, counting records.
+func BenchmarkReaderLoop(b *testing.B) { benchStage1(b, true) }
+
+func benchStage1(b *testing.B, bare bool) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	conn, err := cluster.New(c.ListenAddrs(), nil, nil, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := conn.EnsureTopics(ctx, []cluster.TopicSpec{{Name: "in", Partitions: 1}, {Name: "rp", Partitions: 2}, {Name: "dlq", Partitions: 1}}, true); err != nil {
+		b.Fatal(err)
+	}
+	w := producer.NewWriter(conn, "in", nil)
+	msgs := make([]kafka.Message, 0, 1000)
+	for i := 0; i < b.N; i++ {
+		code := 4688
+		if i%100 == 0 {
+			code = 855
+		}
+		msgs = append(msgs, kafka.Message{Value: []byte(fmt.Sprintf(`{"_time": %d, "EventCode": %d, "dvc": "WS-%04d", "user_id": "S-1-5-21-%d", "PackageMoniker": " addPackageList: Contoso.App_1.0.0.0_x64__z0p5db6dqbn1q", "pad": %q}`,
+			1714560900+i, code, i%500, i%40, strings.Repeat("x", 200)))})
+		if len(msgs) == cap(msgs) || i == b.N-1 {
+			if err := w.Write(ctx, msgs...); err != nil {
+				b.Fatal(err)
+			}
+			msgs = msgs[:0]
+		}
+	}
+	w.Close()
+	set, err := rules.Builtin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rs, _ := rules.NewSet(set)
+	m := metrics.NewUnregistered()
+	b.ResetTimer()
+	if bare {
+		r, err := newPartitionReader(conn, "in", 0, -1, 16<<20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		for i := 0; i < b.N; i++ {
+			if _, err := r.FetchMessage(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	cfg := Stage1Config{
+		Conn: conn, Group: "g", Topics: []string{"in"}, InputPartitions: 1, Format: FormatAuto,
+		Decoder: DecoderOptions{Fields: rs.Fields()}, Rules: rs,
+		Repartition: producer.NewWriter(conn, "rp", producer.RouteBalancer{}), RepartitionPartitions: 2,
+		DLQ: producer.NewWriter(conn, "dlq", nil), IdleTimeout: time.Minute, MarkerInterval: time.Second,
+		FlushInterval: 200 * time.Millisecond, FlushRecords: 5000, MaxRecordBytes: 1 << 20, FetchMaxBytes: 16 << 20,
+		Settings: DefaultGroupSettings, Now: time.Now, Log: zerolog.Nop(), Metrics: m,
+	}
+	go func() { done <- RunStage1(rctx, cfg) }()
+	for {
+		off, _, err := committed(ctx, conn, "g", "in", 0)
+		if err == nil && off >= int64(b.N) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.StopTimer()
+	cancel()
+	<-done
+}
