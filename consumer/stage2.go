@@ -204,10 +204,10 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation) error {
 	p.log.Info().Int64("offset", off).Int64("replay_to", p.replayTo).Msg("assigned: rebuilding state from the commit point")
 	lastCommit := cfg.Now()
 	dirty := false
+	var dl deadline
+	defer dl.stop()
 	for {
-		fctx, cancel := context.WithTimeout(ctx, cfg.CommitInterval)
-		msg, err := r.FetchMessage(fctx)
-		cancel()
+		msg, err := r.FetchMessage(dl.until(ctx, cfg.Now().Add(cfg.CommitInterval)))
 		if ctx.Err() != nil {
 			return nil
 		}
