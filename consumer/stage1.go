@@ -214,8 +214,14 @@ type deadline struct {
 }
 
 // until returns a context of parent that ends at d, or the current one
-// while it has not ended.
+// while it has not ended and does not end after d.
 func (dl *deadline) until(parent context.Context, d time.Time) context.Context {
+	if dl.ctx != nil && dl.ctx.Err() == nil {
+		if cur, _ := dl.ctx.Deadline(); cur.After(d) {
+			dl.stop()
+			dl.ctx = nil
+		}
+	}
 	if dl.ctx == nil || dl.ctx.Err() != nil {
 		dl.stop()
 		dl.ctx, dl.cancel = context.WithDeadline(parent, d)

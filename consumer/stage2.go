@@ -165,9 +165,12 @@ type partitionState struct {
 	replayTo  int64 // records before it were processed before the last commit
 	next      int64 // next offset to read
 	label     string
-	topic     string       // the partition's topic
-	reported  int64        // state bytes this partition added to the gauge
-	direct    *directInput // set when reading input records (no repartition hop)
+	topic     string          // the partition's topic
+	reported  int64           // state bytes this partition added to the gauge
+	out       []kafka.Message // risk messages not yet written
+	outTimes  []time.Time     // input record time of each emit, for latency
+	outSince  time.Time       // when the oldest pending message was made
+	direct    *directInput    // set when reading input records (no repartition hop)
 }
 
 func newPartitionState(cfg Stage2Config, partition int, log zerolog.Logger) *partitionState {
@@ -207,7 +210,11 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation) error {
 	var dl deadline
 	defer dl.stop()
 	for {
-		msg, err := r.FetchMessage(dl.until(ctx, cfg.Now().Add(cfg.CommitInterval)))
+		wait := cfg.Now().Add(cfg.CommitInterval)
+		if len(p.out) > 0 {
+			wait = p.outSince.Add(emitDelay)
+		}
+		msg, err := r.FetchMessage(dl.until(ctx, wait))
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -226,7 +233,15 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation) error {
 			p.next = msg.Offset + 1
 			dirty = true
 		}
+		if len(p.out) > 0 && (err != nil || cfg.Now().Sub(p.outSince) >= emitDelay) {
+			if err := p.flushOut(ctx); err != nil {
+				return err
+			}
+		}
 		if dirty && p.next >= p.replayTo && cfg.Now().Sub(lastCommit) >= cfg.CommitInterval {
+			if err := p.flushOut(ctx); err != nil {
+				return err
+			}
 			if err := p.commit(ctx, gen); err != nil {
 				cfg.Metrics.CommitErrors.WithLabelValues("2").Inc()
 				return err
@@ -346,21 +361,49 @@ func (p *partitionState) emit(ctx context.Context, results []aggregate.Result, r
 		return nil
 	}
 	evs := p.cfg.Emitter.Messages(results)
-	msgs := make([]kafka.Message, 0, len(evs))
 	for _, ev := range evs {
 		rec, err := producer.RiskRecord(ev, p.cfg.Encoder)
 		if err != nil {
 			return err
 		}
-		msgs = append(msgs, rec)
+		p.out = append(p.out, rec)
 	}
-	if err := p.cfg.Risk.Write(ctx, msgs...); err != nil {
+	if len(evs) > 0 {
+		if len(p.outTimes) == 0 {
+			p.outSince = p.cfg.Now()
+		}
+		p.outTimes = append(p.outTimes, recordTime)
+	}
+	if len(p.out) >= emitBatch {
+		return p.flushOut(ctx)
+	}
+	return nil
+}
+
+// Risk messages are written in batches: one synchronous produce per message
+// capped stage 2 at a few hundred messages a second. A batch waits at most
+// emitDelay, and is always written before the commit that passes it.
+const (
+	emitBatch = 500
+	emitDelay = 20 * time.Millisecond
+)
+
+// flushOut writes the pending risk messages and waits for the broker.
+func (p *partitionState) flushOut(ctx context.Context) error {
+	if len(p.out) == 0 {
+		return nil
+	}
+	if err := p.cfg.Risk.Write(ctx, p.out...); err != nil {
 		p.cfg.Metrics.WriteErrors.WithLabelValues(p.cfg.Risk.Topic()).Inc()
 		return err
 	}
-	if !recordTime.IsZero() && len(evs) > 0 {
-		p.cfg.Metrics.Latency.Observe(p.cfg.Now().Sub(recordTime).Seconds())
+	now := p.cfg.Now()
+	for _, t := range p.outTimes {
+		if !t.IsZero() {
+			p.cfg.Metrics.Latency.Observe(now.Sub(t).Seconds())
+		}
 	}
+	p.out, p.outTimes = p.out[:0], p.outTimes[:0]
 	return nil
 }
 
