@@ -3,7 +3,6 @@ package aggregate
 import (
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/msixguard/msixguard/event"
@@ -60,18 +59,13 @@ const (
 	DropUnknownRule = "unknown_rule"
 )
 
-type groupKey struct {
-	rule  string
-	start int64
-	by    string
-}
-
 // Engine holds the open groups of one stream (one repartition partition in
 // stage 2, the whole input in `check`).
 type Engine struct {
 	rules     map[string]*rules.Rule
 	opts      Options
-	open      map[groupKey]*Group
+	open      map[string]*Group // by groupKey
+	keyBuf    []byte
 	watermark int64
 	hasWM     bool
 	// nextFinal is the earliest end+lag among open groups: Advance skips the
@@ -90,7 +84,7 @@ func New(rs []*rules.Rule, opts Options) *Engine {
 	if opts.PackagesLimit <= 0 {
 		opts.PackagesLimit = rules.DefaultValuesLimit
 	}
-	e := &Engine{rules: map[string]*rules.Rule{}, opts: opts, open: map[groupKey]*Group{}, Dropped: map[string]int64{}}
+	e := &Engine{rules: map[string]*rules.Rule{}, opts: opts, open: map[string]*Group{}, Dropped: map[string]int64{}}
 	for _, r := range rs {
 		e.rules[r.ID] = r
 	}
@@ -126,8 +120,8 @@ func (e *Engine) Add(m rules.Match) ([]Result, string) {
 		g.fold(m, e.opts.PackagesLimit)
 		return []Result{{Kind: KindLate, Group: *g}}, ""
 	}
-	k := groupKey{rule: r.ID, start: start, by: joinBy(m.By)}
-	g, ok := e.open[k]
+	e.keyBuf = groupKey(e.keyBuf[:0], r.ID, start, m.By)
+	g, ok := e.open[string(e.keyBuf)] // no allocation for the lookup
 	if !ok {
 		if len(e.open) >= e.opts.MaxGroups {
 			e.Dropped[DropGroupLimit]++
@@ -137,8 +131,9 @@ func (e *Engine) Add(m rules.Match) ([]Result, string) {
 		if f := start + int64(r.Window.Size) + int64(r.Window.Lag); len(e.open) == 0 || f < e.nextFinal {
 			e.nextFinal = f
 		}
+		k := string(e.keyBuf)
 		e.open[k] = g
-		e.bytes += g.size() + int64(len(k.by)) + groupKeyOverhead
+		e.bytes += g.size() + int64(len(k)) + groupKeyOverhead
 		e.bytes += g.fold(m, e.opts.PackagesLimit)
 		return []Result{{Kind: KindEarly, Group: g.snapshot()}}, ""
 	}
@@ -171,7 +166,7 @@ func (e *Engine) take(done func(*Group) bool) []Result {
 	for k, g := range e.open {
 		if done(g) {
 			out = append(out, Result{Kind: KindFinal, Group: *g})
-			e.bytes -= g.size() + int64(len(k.by)) + groupKeyOverhead
+			e.bytes -= g.size() + int64(len(k)) + groupKeyOverhead
 			delete(e.open, k)
 			continue
 		}
@@ -293,15 +288,18 @@ func (g *Group) snapshot() Group {
 	return c
 }
 
-// joinBy builds the map key of a group. Values are length-prefixed: any
-// byte can occur in a field (JSON allows \u0000), and a plain separator
-// would let two different groups share a key.
-func joinBy(by []string) string {
-	var b strings.Builder
+// groupKey appends the map key of a group (rule, window, by-values) to
+// buf. Values are length-prefixed: any byte can occur in a field (JSON
+// allows \u0000), and a plain separator would let two groups share a key.
+func groupKey(buf []byte, rule string, start int64, by []string) []byte {
+	buf = append(buf, rule...)
+	buf = append(buf, 0)
+	buf = strconv.AppendInt(buf, start, 10)
 	for _, v := range by {
-		b.WriteString(strconv.Itoa(len(v)))
-		b.WriteByte(':')
-		b.WriteString(v)
+		buf = append(buf, ':')
+		buf = strconv.AppendInt(buf, int64(len(v)), 10)
+		buf = append(buf, ':')
+		buf = append(buf, v...)
 	}
-	return b.String()
+	return buf
 }

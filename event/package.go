@@ -28,10 +28,16 @@ const MaxPackagesPerMoniker = 64
 // real event names a handful; the bound keeps hostile strings linear).
 func ParsePackages(moniker string) []Package {
 	var out []Package
-	for _, tok := range strings.Fields(moniker) {
-		if len(out) >= MaxPackagesPerMoniker {
-			break
+	// Walk the whitespace-separated tokens by hand: this runs for every
+	// matching event, and strings.Fields/Split would allocate per token.
+	for rest := moniker; rest != "" && len(out) < MaxPackagesPerMoniker; {
+		rest = strings.TrimLeft(rest, " \t\r\n")
+		end := strings.IndexAny(rest, " \t\r\n")
+		if end < 0 {
+			end = len(rest)
 		}
+		tok := rest[:end]
+		rest = rest[end:]
 		p, ok := parseFullName(tok)
 		if !ok {
 			continue
@@ -51,10 +57,16 @@ func ParsePackages(moniker string) []Package {
 }
 
 func parseFullName(tok string) (Package, bool) {
-	parts := strings.Split(tok, "_")
-	if len(parts) != 5 {
+	if strings.Count(tok, "_") != 4 {
 		return Package{}, false
 	}
+	var parts [5]string
+	rest := tok
+	for i := 0; i < 4; i++ {
+		j := strings.IndexByte(rest, '_')
+		parts[i], rest = rest[:j], rest[j+1:]
+	}
+	parts[4] = rest
 	name, version, arch, res, pub := parts[0], parts[1], parts[2], parts[3], parts[4]
 	if name == "" || !isVersion(version) || arch == "" || !isPublisherID(pub) {
 		return Package{}, false
@@ -64,21 +76,21 @@ func parseFullName(tok string) (Package, bool) {
 
 // isVersion accepts the four-part dotted version MSIX requires.
 func isVersion(s string) bool {
-	parts := strings.Split(s, ".")
-	if len(parts) != 4 {
-		return false
-	}
-	for _, p := range parts {
-		if p == "" {
-			return false
-		}
-		for i := 0; i < len(p); i++ {
-			if p[i] < '0' || p[i] > '9' {
+	dots, digits := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			if digits == 0 {
 				return false
 			}
+			dots, digits = dots+1, 0
+		case c >= '0' && c <= '9':
+			digits++
+		default:
+			return false
 		}
 	}
-	return true
+	return dots == 3 && digits > 0
 }
 
 // isPublisherID accepts the 13-character Crockford base32 hash Windows
