@@ -31,17 +31,7 @@ type DirectConfig struct {
 func RunDirect(ctx context.Context, cfg DirectConfig) error {
 	log := cfg.Log.With().Str("stage", "direct").Logger()
 	return runGroup(ctx, cfg.Conn, cfg.Group, cfg.Topics, cfg.Settings, log, func(gen *kafka.Generation) {
-		cfg.Metrics.Rebalances.WithLabelValues("direct").Inc()
-		log.Info().Int32("generation", gen.ID).Interface("assigned", assigned(gen)).Msg("joined")
-		if cfg.OnAssigned != nil {
-			cfg.OnAssigned(assigned(gen))
-		}
-		if cfg.OnGenerationEnd != nil {
-			gen.Start(func(ctx context.Context) {
-				<-ctx.Done()
-				cfg.OnGenerationEnd()
-			})
-		}
+		joined(gen, "direct", cfg.Metrics, log, cfg.OnAssigned, cfg.OnGenerationEnd)
 		for topic, parts := range gen.Assignments {
 			for _, pa := range parts {
 				topic, pa := topic, pa

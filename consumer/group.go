@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/msixguard/msixguard/cluster"
+	"github.com/msixguard/msixguard/metrics"
 )
 
 // GroupSettings tune the consumer-group protocol for both stages.
@@ -70,6 +71,23 @@ func runGroup(ctx context.Context, c *cluster.Conn, id string, topics []string, 
 		gen.Start(func(ctx context.Context) {
 			<-ctx.Done()
 			log.Info().Str("group", id).Int32("generation", gen.ID).Interface("revoked", assigned(gen)).Msg("generation ended; partitions revoked")
+		})
+	}
+}
+
+// joined counts and logs a generation a stage joined, and tells the
+// optional hooks of its start and (through a function bound to the
+// generation) of its end.
+func joined(gen *kafka.Generation, stage string, m *metrics.Metrics, log zerolog.Logger, onAssigned func(map[string][]int), onEnd func()) {
+	m.Rebalances.WithLabelValues(stage).Inc()
+	log.Info().Int32("generation", gen.ID).Interface("assigned", assigned(gen)).Msg("joined")
+	if onAssigned != nil {
+		onAssigned(assigned(gen))
+	}
+	if onEnd != nil {
+		gen.Start(func(ctx context.Context) {
+			<-ctx.Done()
+			onEnd()
 		})
 	}
 }

@@ -70,17 +70,7 @@ type inputState struct {
 func RunStage1(ctx context.Context, cfg Stage1Config) error {
 	log := cfg.Log.With().Str("stage", "1").Logger()
 	return runGroup(ctx, cfg.Conn, cfg.Group, cfg.Topics, cfg.Settings, log, func(gen *kafka.Generation) {
-		cfg.Metrics.Rebalances.WithLabelValues("1").Inc()
-		log.Info().Int32("generation", gen.ID).Interface("assigned", assigned(gen)).Msg("joined")
-		if cfg.OnAssigned != nil {
-			cfg.OnAssigned(assigned(gen))
-		}
-		if cfg.OnGenerationEnd != nil {
-			gen.Start(func(ctx context.Context) {
-				<-ctx.Done()
-				cfg.OnGenerationEnd()
-			})
-		}
+		joined(gen, "1", cfg.Metrics, log, cfg.OnAssigned, cfg.OnGenerationEnd)
 		st := &inputStates{states: map[string]*inputState{}}
 		now := cfg.Now()
 		for topic, parts := range gen.Assignments {

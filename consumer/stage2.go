@@ -50,17 +50,7 @@ type Stage2Config struct {
 func RunStage2(ctx context.Context, cfg Stage2Config) error {
 	log := cfg.Log.With().Str("stage", "2").Logger()
 	return runGroup(ctx, cfg.Conn, cfg.Group, []string{cfg.Topic}, cfg.Settings, log, func(gen *kafka.Generation) {
-		cfg.Metrics.Rebalances.WithLabelValues("2").Inc()
-		log.Info().Int32("generation", gen.ID).Interface("assigned", assigned(gen)).Msg("joined")
-		if cfg.OnAssigned != nil {
-			cfg.OnAssigned(assigned(gen))
-		}
-		if cfg.OnGenerationEnd != nil {
-			gen.Start(func(ctx context.Context) {
-				<-ctx.Done()
-				cfg.OnGenerationEnd()
-			})
-		}
+		joined(gen, "2", cfg.Metrics, log, cfg.OnAssigned, cfg.OnGenerationEnd)
 		for _, pa := range gen.Assignments[cfg.Topic] {
 			pa := pa
 			gen.Start(func(ctx context.Context) {
