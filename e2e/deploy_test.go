@@ -48,17 +48,21 @@ func buildBinary(t *testing.T) string {
 
 // expected is what `check` gives on the data set.
 func expected(t *testing.T) []byte {
+	data, err := os.ReadFile(dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return checkOutput(t, data)
+}
+
+// checkOutput runs the code of `msixguard check` over NDJSON records.
+func checkOutput(t *testing.T, records []byte) []byte {
 	set, err := pipeline.LoadRules(nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(dataset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var out bytes.Buffer
-	err = pipeline.Check([]pipeline.Input{{Name: dataset, R: f}}, &out, pipeline.CheckOptions{
+	err = pipeline.Check([]pipeline.Input{{Name: "input", R: bytes.NewReader(records)}}, &out, pipeline.CheckOptions{
 		Format: "auto", Rules: set, MaxBytes: 1 << 20, Metrics: metrics.NewUnregistered(),
 		Emitter: &producer.Emitter{Kinds: map[aggregate.Kind]bool{aggregate.KindFinal: true}, Loc: time.UTC, Now: time.Now},
 	})
@@ -66,6 +70,38 @@ func expected(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return out.Bytes()
+}
+
+// inputRecords reads back every record of the input topic. A test that
+// disturbs the broker while producing can get a record written twice
+// (kafka-go has no idempotent producer: a timed-out attempt may have landed
+// before its retry); check must then see those same records.
+func (d *deployment) inputRecords() ([]byte, int) {
+	parts, err := d.conn.Partitions(context.Background(), d.input)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	var out bytes.Buffer
+	n := 0
+	for p := 0; p < parts[d.input]; p++ {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: d.conn.Brokers, Dialer: d.conn.Dialer(), Topic: d.input, Partition: p, MaxWait: 200 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		for {
+			msg, err := r.ReadMessage(ctx)
+			if err != nil {
+				break // an empty partition ends on the timeout
+			}
+			out.Write(msg.Value)
+			out.WriteByte('\n')
+			n++
+			if msg.Offset+1 >= msg.HighWaterMark {
+				break
+			}
+		}
+		cancel()
+		r.Close()
+	}
+	return out.Bytes(), n
 }
 
 type deployment struct {
