@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -155,8 +156,31 @@ func (d *deployment) produce(lines [][]byte) {
 	for i, l := range lines {
 		msgs[i] = kafka.Message{Key: []byte(fmt.Sprint(rand.Int())), Value: l}
 	}
-	if err := w.Write(context.Background(), msgs...); err != nil {
-		d.t.Fatal(err)
+	// Like a real producer's delivery timeout: a broker that was paused
+	// or restarted fences itself and its partitions have no leader for a
+	// few seconds, longer than the writer's own retries. Resend what failed
+	// (kafka.WriteErrors is indexed like msgs) until a minute has passed.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := w.Write(context.Background(), msgs...)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatal(err)
+		}
+		var we kafka.WriteErrors
+		if errors.As(err, &we) && len(we) == len(msgs) {
+			var failed []kafka.Message
+			for i, e := range we {
+				if e != nil {
+					failed = append(failed, msgs[i])
+				}
+			}
+			msgs = failed
+		}
+		d.t.Logf("produce: %d records to resend: %.200s", len(msgs), err)
+		time.Sleep(time.Second)
 	}
 	d.sent += len(lines)
 }
