@@ -154,3 +154,35 @@ func (c *Conn) EnsureTopics(ctx context.Context, specs []TopicSpec, create bool)
 	}
 	return have, nil
 }
+
+// EndOffsets asks the partitions' leaders where each partition ends: the
+// offset the next record written to it will get (its high watermark). A
+// partition whose leader could not answer (none elected, fenced, not
+// reachable) is left out, so callers treat it as unknown.
+func (c *Conn) EndOffsets(ctx context.Context, parts map[string][]int) (map[string]map[int]int64, error) {
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for topic, ps := range parts {
+		for _, p := range ps {
+			// Only "last" requests: kafka-go files an answer by the timestamp
+			// the broker echoes, and Kafka echoes -1 for "first" too.
+			req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
+		}
+	}
+	resp, err := c.Client().ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("list end offsets: %w", err)
+	}
+	out := map[string]map[int]int64{}
+	for topic, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error != nil || p.LastOffset < 0 {
+				continue
+			}
+			if out[topic] == nil {
+				out[topic] = map[int]int64{}
+			}
+			out[topic][p.Partition] = p.LastOffset
+		}
+	}
+	return out, nil
+}

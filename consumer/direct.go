@@ -63,6 +63,8 @@ type directInput struct {
 	dec      Decoder
 	ev       event.Event
 	lastRead time.Time
+	quiet    idleClock
+	probe    time.Time // when the broker was last asked where the partition ends
 	maxWM    int64
 	hasWM    bool
 }
@@ -73,6 +75,7 @@ type directInput struct {
 func (d *directInput) handle(ctx context.Context, p *partitionState, msg kafka.Message, replay bool) error {
 	now := d.cfg.Now()
 	d.lastRead = now
+	d.quiet.reset()
 	if !replay {
 		d.cfg.Metrics.RecordsConsumed.WithLabelValues(msg.Topic).Inc()
 	}
@@ -103,11 +106,20 @@ func (d *directInput) handle(ctx context.Context, p *partitionState, msg kafka.M
 	return p.observe(ctx, d.marker(p, now, false))
 }
 
-// idle lets the watermark follow the wall clock once the partition has had
-// no records for the idle timeout, so its last window still closes.
-func (d *directInput) idle(ctx context.Context, p *partitionState) error {
+// idle lets the watermark follow the wall clock once the broker has
+// confirmed for the idle timeout that the partition has nothing more to
+// read (see idleClock), so its last window still closes. pos is the next
+// offset to read, negative when not known yet.
+func (d *directInput) idle(ctx context.Context, p *partitionState, pos int64) error {
 	now := d.cfg.Now()
-	if now.Sub(d.lastRead) < d.cfg.IdleTimeout {
+	if now.Sub(d.lastRead) < time.Second || now.Sub(d.probe) < time.Second {
+		return nil
+	}
+	d.probe = now
+	ends := endOffsetsOf(ctx, d.cfg.Conn, map[string][]int{p.topic: {p.partition}}, probeTimeout(time.Second))
+	end, ok := ends[p.topic][p.partition]
+	d.quiet.probed(now, ok && atEnd(pos, end))
+	if !d.quiet.idle(now, d.cfg.IdleTimeout) {
 		return nil
 	}
 	return p.observe(ctx, d.marker(p, now, true))

@@ -64,6 +64,8 @@ type inputState struct {
 	hasWM     bool
 	lastRead  time.Time // wall clock of the last record read
 	pending   bool      // records read but not yet committed
+	pos       int64     // next offset to read after the last commit; -1: not known yet
+	quiet     idleClock // confirmed at the partition's end since when
 }
 
 // RunStage1 runs stage 1 until ctx ends.
@@ -75,7 +77,7 @@ func RunStage1(ctx context.Context, cfg Stage1Config) error {
 		now := cfg.Now()
 		for topic, parts := range gen.Assignments {
 			for _, pa := range parts {
-				s := &inputState{topic: topic, partition: pa.ID, lastRead: now}
+				s := &inputState{topic: topic, partition: pa.ID, lastRead: now, pos: max(pa.Offset, -1)}
 				st.states[fmt.Sprintf("%s/%d", topic, pa.ID)] = s
 				topic, pa := topic, pa
 				gen.Start(func(ctx context.Context) {
@@ -142,7 +144,7 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 		if hasPend && (!s.hasWM || pendingWM > s.wm) {
 			s.wm, s.hasWM = pendingWM, true
 		}
-		s.lastRead, s.pending = cfg.Now(), false
+		s.lastRead, s.pending, s.pos = cfg.Now(), false, next
 		st.mu.Unlock()
 		out, dlq, next, hasPend = out[:0], dlq[:0], -1, false
 		lastFlush = cfg.Now()
@@ -166,12 +168,23 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("read %s/%d: %w", topic, pa.ID, err)
 		}
+		if err != nil && next < 0 {
+			// Nothing pending: where the reader is tells the idle probe
+			// where a partition never read from (no commit yet) starts,
+			// or that retention moved its start past the commit.
+			if at := readerPosition(r); at >= 0 {
+				st.mu.Lock()
+				s.pos = max(s.pos, at)
+				st.mu.Unlock()
+			}
+		}
 		if err == nil {
 			now := cfg.Now()
 			if next < 0 {
 				// First record since the last flush: not idle any more.
 				st.mu.Lock()
 				s.lastRead, s.pending = now, true
+				s.quiet.reset()
 				st.mu.Unlock()
 			}
 			consumed.Inc()
@@ -258,11 +271,12 @@ func markerLoop(ctx context.Context, cfg Stage1Config, st *inputStates, log zero
 			return
 		case <-t.C:
 		}
+		probeIdle(ctx, cfg, st)
 		now := cfg.Now()
 		mk := Marker{Inputs: cfg.InputPartitions, Wall: now.UnixNano()}
 		st.mu.Lock()
 		for _, s := range st.states {
-			is := InputState{Topic: s.topic, Partition: s.partition, Idle: !s.pending && now.Sub(s.lastRead) >= cfg.IdleTimeout}
+			is := InputState{Topic: s.topic, Partition: s.partition, Idle: !s.pending && s.quiet.idle(now, cfg.IdleTimeout)}
 			if s.hasWM {
 				wm := s.wm
 				is.Watermark = &wm
@@ -284,6 +298,37 @@ func markerLoop(ctx context.Context, cfg Stage1Config, st *inputStates, log zero
 			}
 			cfg.Metrics.WriteErrors.WithLabelValues(cfg.Repartition.Topic()).Inc()
 			log.Warn().Err(err).Msg("watermark marker write failed; will retry")
+		}
+	}
+}
+
+// probeIdle asks the broker where the owned input partitions that have
+// been quiet for a marker interval end, and moves their idle clocks: one
+// ListOffsets request per marker interval, and none while records flow.
+func probeIdle(ctx context.Context, cfg Stage1Config, st *inputStates) {
+	at := cfg.Now()
+	parts := map[string][]int{}
+	st.mu.Lock()
+	for _, s := range st.states {
+		if s.pending || at.Sub(s.lastRead) < cfg.MarkerInterval {
+			s.quiet.reset()
+			continue
+		}
+		parts[s.topic] = append(parts[s.topic], s.partition)
+	}
+	st.mu.Unlock()
+	if len(parts) == 0 {
+		return
+	}
+	ends := endOffsetsOf(ctx, cfg.Conn, parts, probeTimeout(cfg.MarkerInterval))
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for topic, ps := range parts {
+		for _, p := range ps {
+			s := st.states[fmt.Sprintf("%s/%d", topic, p)]
+			end, ok := ends[topic][p]
+			// A record read while the broker answered voids the answer.
+			s.quiet.probed(at, ok && !s.pending && !s.lastRead.After(at) && atEnd(s.pos, end))
 		}
 	}
 }

@@ -212,7 +212,7 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation) error {
 			return fmt.Errorf("read %s/%d: %w", p.topic, p.partition, err)
 		}
 		if err != nil && p.direct != nil && p.next >= p.replayTo {
-			if err := p.direct.idle(ctx, p); err != nil {
+			if err := p.direct.idle(ctx, p, max(p.next, readerPosition(r))); err != nil {
 				return err
 			}
 		}

@@ -73,7 +73,7 @@ func (f *runFlags) register(c *cobra.Command) {
 	fl.DurationVar(&f.repartitionRetention, "repartition-retention", 24*time.Hour, "retention of a created repartition topic; at least twice the longest window + lag")
 	fl.StringVar(&f.outputFormat, "output-format", "json", "risk message encoding: json or avro (Confluent wire format)")
 	fl.IntVar(&f.avroSchemaID, "output-avro-schema-id", 1, "schema id written in Avro risk messages (register schemas/risk.avsc under it)")
-	fl.DurationVar(&f.idleTimeout, "idle-timeout", 30*time.Second, "an input partition without records this long stops holding the watermark back")
+	fl.DurationVar(&f.idleTimeout, "idle-timeout", 30*time.Second, "an input partition the broker confirms fully read for this long stops holding the watermark back")
 	fl.DurationVar(&f.maxFutureSkew, "max-future-skew", time.Hour, "records whose event time is further ahead of the wall clock go to the DLQ (0: no limit)")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "127.0.0.1:9464", "listen address of /metrics, /healthz, /readyz (empty: off)")
 	fl.StringVar(&f.logFormat, "log-format", "json", "log format: json or console")
