@@ -33,9 +33,37 @@ const (
 // <!DOCTYPE> or other declaration is rejected before it could define an
 // entity, so no entity expansion or external reference is ever followed;
 // depth and token count are capped.
+//
+// Most records take a fast path (decode_xml_fast.go) that scans the bytes
+// itself and is about ten times cheaper; whatever it is not sure about
+// (declarations, comments, CDATA, namespace prefixes, carriage returns,
+// unusual entities, any error) it hands to this encoding/xml walk, which
+// stays the reference: a differential fuzz test holds the two to the same
+// result on every record the fast path accepts.
 type xmlDecoder struct {
-	b eventBuilder
-	r bytes.Reader
+	b    eventBuilder
+	r    bytes.Reader
+	elem xmlElem // the slow path's start tag, reused
+	fast xmlScanner
+	time []byte // SystemTime text, reused
+}
+
+// xmlElem is a start tag as xmlState sees it, from either parser.
+type xmlElem struct {
+	local []byte
+	attrs []xmlAttr
+}
+
+type xmlAttr struct{ local, value []byte }
+
+// attr returns the value of the first attribute whose local name is local.
+func (e *xmlElem) attr(local string) ([]byte, bool) {
+	for _, a := range e.attrs {
+		if string(a.local) == local {
+			return a.value, true
+		}
+	}
+	return nil, false
 }
 
 // Sections of an Event (children at depth 2).
@@ -51,14 +79,14 @@ type xmlState struct {
 	d       *xmlDecoder
 	section int
 	// The element whose text is being collected, when collectDepth > 0.
-	collectDepth int
-	collectOff   int
-	collectName  string // field name; "" with collectKind == collectSkip
-	collectKind  int
-	collectBad   bool // it had a child element: not a simple value
+	collectDepth   int
+	collectOff     int
+	collectName    string // field name, "" when it is buf[collectNameOff:collectOff]
+	collectNameOff int
+	collectKind    int
+	collectBad     bool // it had a child element: not a simple value
 	// Seen single-value fields: the first occurrence wins.
 	seenCode, seenDvc, seenUser, seenChannel, seenProvider bool
-	timeText                                               string
 	seenTime                                               bool
 }
 
@@ -77,6 +105,18 @@ func (d *xmlDecoder) Decode(value []byte, ev *event.Event) error {
 	if len(value) == 0 {
 		return decodeErr(f, ReasonEmptyRecord, "record has no content")
 	}
+	if d.fast.decode(d, value, ev) {
+		return nil
+	}
+	ev.Reset()
+	d.b.reset()
+	return d.decodeSlow(value, ev)
+}
+
+// decodeSlow is the encoding/xml walk: the reference, and the path of every
+// record the fast one declines. value is trimmed and non-empty.
+func (d *xmlDecoder) decodeSlow(value []byte, ev *event.Event) error {
+	const f = FormatXML
 	d.r.Reset(value)
 	dec := xml.NewDecoder(&d.r)
 	dec.Strict = true
@@ -112,7 +152,12 @@ func (d *xmlDecoder) Decode(value []byte, ev *event.Event) error {
 				seenEvent = true
 				continue
 			}
-			if err := st.start(depth, t); err != nil {
+			d.elem.local = append(d.elem.local[:0], t.Name.Local...)
+			d.elem.attrs = d.elem.attrs[:0]
+			for _, a := range t.Attr {
+				d.elem.attrs = append(d.elem.attrs, xmlAttr{local: []byte(a.Name.Local), value: []byte(a.Value)})
+			}
+			if err := st.start(depth, &d.elem); err != nil {
 				return err
 			}
 		case xml.EndElement:
@@ -149,19 +194,25 @@ func (d *xmlDecoder) Decode(value []byte, ev *event.Event) error {
 	if !seenEvent {
 		return decodeErr(f, ReasonNotAnEvent, "no <Event> element")
 	}
+	return st.finish(ev)
+}
+
+// finish checks the time and hands the fields to ev.
+func (st *xmlState) finish(ev *event.Event) error {
 	if !st.seenTime {
-		return decodeErr(f, ReasonMissingTime, "no System/TimeCreated/@SystemTime")
+		return decodeErr(FormatXML, ReasonMissingTime, "no System/TimeCreated/@SystemTime")
 	}
-	t, err := parseTime(strings.TrimSpace(st.timeText))
+	text := string(bytes.TrimSpace(st.d.time))
+	t, err := parseTime(text)
 	if err != nil {
-		return decodeErr(f, ReasonBadTime, "SystemTime %s: %s", quoteDetail(st.timeText), err)
+		return decodeErr(FormatXML, ReasonBadTime, "SystemTime %s: %s", quoteDetail(st.d.time), err)
 	}
-	d.b.flush(ev)
+	st.d.b.flush(ev)
 	ev.Time = t
 	return nil
 }
 
-func (st *xmlState) start(depth int, t xml.StartElement) *DecodeError {
+func (st *xmlState) start(depth int, t *xmlElem) *DecodeError {
 	if st.collectDepth > 0 {
 		// A child inside a value: that value is not a simple text.
 		st.collectBad = true
@@ -169,7 +220,7 @@ func (st *xmlState) start(depth int, t xml.StartElement) *DecodeError {
 	}
 	switch depth {
 	case 2:
-		switch t.Name.Local {
+		switch string(t.local) {
 		case "System":
 			st.section = sectionSystem
 		case "EventData":
@@ -184,23 +235,23 @@ func (st *xmlState) start(depth int, t xml.StartElement) *DecodeError {
 		case sectionSystem:
 			return st.system(depth, t)
 		case sectionEventData:
-			if t.Name.Local == "Data" {
-				if name, ok := attr(t, "Name"); ok {
+			if string(t.local) == "Data" {
+				if name, ok := t.attr("Name"); ok {
 					return st.field(depth, name)
 				}
 			}
 		}
 	case 4:
 		if st.section == sectionUserData {
-			return st.field(depth, t.Name.Local)
+			return st.field(depth, t.local)
 		}
 	}
 	return nil
 }
 
-func (st *xmlState) system(depth int, t xml.StartElement) *DecodeError {
+func (st *xmlState) system(depth int, t *xmlElem) *DecodeError {
 	filter := &st.d.b.filter
-	switch t.Name.Local {
+	switch string(t.local) {
 	case "EventID":
 		if !st.seenCode && filter.canon[slotEventCode] {
 			st.seenCode = true
@@ -217,16 +268,17 @@ func (st *xmlState) system(depth int, t xml.StartElement) *DecodeError {
 			st.collect(depth, "Channel", collectField)
 		}
 	case "TimeCreated":
-		if v, ok := attr(t, "SystemTime"); ok && !st.seenTime {
-			st.seenTime, st.timeText = true, v
+		if v, ok := t.attr("SystemTime"); ok && !st.seenTime {
+			st.seenTime = true
+			st.d.time = append(st.d.time[:0], v...)
 		}
 	case "Security":
-		if v, ok := attr(t, "UserID"); ok && !st.seenUser && filter.canon[slotUserID] {
+		if v, ok := t.attr("UserID"); ok && !st.seenUser && filter.canon[slotUserID] {
 			st.seenUser = true
 			return st.value(event.FieldUserID, true, v)
 		}
 	case "Provider":
-		if v, ok := attr(t, "Name"); ok && !st.seenProvider && filter.wantName("Provider") {
+		if v, ok := t.attr("Name"); ok && !st.seenProvider && filter.wantName("Provider") {
 			st.seenProvider = true
 			return st.value("Provider", false, v)
 		}
@@ -235,21 +287,28 @@ func (st *xmlState) system(depth int, t xml.StartElement) *DecodeError {
 }
 
 // field starts collecting an EventData or UserData value named name.
-func (st *xmlState) field(depth int, name string) *DecodeError {
-	if name == "" || reservedField([]byte(name), true) {
+func (st *xmlState) field(depth int, name []byte) *DecodeError {
+	if len(name) == 0 || reservedField(name, true) {
 		return nil
 	}
-	if name == event.FieldPackageMoniker {
+	if string(name) == event.FieldPackageMoniker {
 		if st.d.b.filter.canon[slotPackageMoniker] {
-			st.collect(depth, name, collectField)
+			st.collect(depth, event.FieldPackageMoniker, collectField)
 		}
 		return nil
 	}
-	if static, ok := st.d.b.filter.want([]byte(name)); ok {
-		if static != "" {
-			name = static
-		}
-		st.collect(depth, name, collectField)
+	static, ok := st.d.b.filter.want(name)
+	switch {
+	case !ok:
+	case static != "":
+		st.collect(depth, static, collectField)
+	default:
+		// The name goes into buf just before its value.
+		b := &st.d.b
+		nameOff := b.mark()
+		b.buf = append(b.buf, name...)
+		st.collect(depth, "", collectField)
+		st.collectNameOff = nameOff
 	}
 	return nil
 }
@@ -257,6 +316,7 @@ func (st *xmlState) field(depth int, name string) *DecodeError {
 func (st *xmlState) collect(depth int, name string, kind int) {
 	st.collectDepth, st.collectOff = depth, st.d.b.mark()
 	st.collectName, st.collectKind, st.collectBad = name, kind, false
+	st.collectNameOff = st.collectOff
 }
 
 func (st *xmlState) end(depth int) *DecodeError {
@@ -267,7 +327,13 @@ func (st *xmlState) end(depth int) *DecodeError {
 	b := &st.d.b
 	off := st.collectOff
 	if st.collectBad {
-		b.buf = b.buf[:off]
+		b.buf = b.buf[:st.collectNameOff]
+		return nil
+	}
+	if st.collectName == "" {
+		if !b.commitNamed(st.collectNameOff, off, off) {
+			return decodeErr(FormatXML, ReasonTooManyFields, "more than %d field values", maxFieldValues)
+		}
 		return nil
 	}
 	canonical := isCanonicalName(st.collectName)
@@ -289,7 +355,7 @@ func (st *xmlState) end(depth int) *DecodeError {
 }
 
 // value keeps an attribute value.
-func (st *xmlState) value(name string, canonical bool, v string) *DecodeError {
+func (st *xmlState) value(name string, canonical bool, v []byte) *DecodeError {
 	b := &st.d.b
 	off := b.mark()
 	b.buf = append(b.buf, v...)
@@ -297,15 +363,6 @@ func (st *xmlState) value(name string, canonical bool, v string) *DecodeError {
 		return decodeErr(FormatXML, ReasonTooManyFields, "more than %d field values", maxFieldValues)
 	}
 	return nil
-}
-
-func attr(t xml.StartElement, local string) (string, bool) {
-	for _, a := range t.Attr {
-		if a.Name.Local == local {
-			return a.Value, true
-		}
-	}
-	return "", false
 }
 
 func isCanonicalName(name string) bool {
