@@ -3,6 +3,7 @@ package aggregate
 import (
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/msixguard/msixguard/event"
@@ -30,6 +31,17 @@ type Group struct {
 	Truncated   []bool // per values(): the cap cut values
 	Packages    []event.Package
 	PackagesCut bool
+
+	// Room for the common shape (three by-fields, one values() field with
+	// one value, one package), so that an open group is two allocations,
+	// this struct and its blob (see Engine.Add), instead of eight.
+	inline struct {
+		by     [3]string
+		values [1][]string
+		value  [1]string
+		trunc  [1]bool
+		pkg    [1]event.Package
+	}
 }
 
 // WindowEnd is the exclusive end of the group's window.
@@ -117,7 +129,7 @@ func (e *Engine) Add(m rules.Match) ([]Result, string) {
 	start := r.Window.Start(m.Time)
 	if e.Final(r, start) {
 		g := newGroup(r, start, m.By)
-		g.fold(m, e.opts.PackagesLimit)
+		g.fold(m, e.opts.PackagesLimit, keepAsIs, keepPackageAsIs)
 		return []Result{{Kind: KindLate, Group: *g}}, ""
 	}
 	e.keyBuf = groupKey(e.keyBuf[:0], r.ID, start, m.By)
@@ -127,19 +139,63 @@ func (e *Engine) Add(m rules.Match) ([]Result, string) {
 			e.Dropped[DropGroupLimit]++
 			return nil, DropGroupLimit
 		}
-		g = newGroup(r, start, m.By)
+		k, first := e.blob(m)
+		g = newGroup(r, start, byInKey(k, r.ID, start, m.By))
 		if f := start + int64(r.Window.Size) + int64(r.Window.Lag); len(e.open) == 0 || f < e.nextFinal {
 			e.nextFinal = f
 		}
-		k := string(e.keyBuf)
 		e.open[k] = g
 		e.bytes += g.size() + int64(len(k)) + groupKeyOverhead
-		e.bytes += g.fold(m, e.opts.PackagesLimit)
+		e.bytes += g.fold(first, e.opts.PackagesLimit, keepAsIs, keepPackageAsIs)
 		return []Result{{Kind: KindEarly, Group: g.snapshot()}}, ""
 	}
-	e.bytes += g.fold(m, e.opts.PackagesLimit)
+	// Later matches rarely bring a new value; when they do, the group keeps
+	// its own copy rather than pin the memory m was decoded into.
+	e.bytes += g.fold(m, e.opts.PackagesLimit, strings.Clone, event.Package.Compact)
 	return nil, ""
 }
+
+// blob puts everything a new group keeps of its first match m in one
+// string: the group key (already in e.keyBuf), the values and the packages'
+// full names. It returns the key, a substring, and m with its values and
+// packages pointing into the blob. Groups are long-lived and are opened
+// between the short-lived garbage of decoding, in the same small sizes; a
+// few larger objects per group keep the heap from fragmenting into spans
+// that a handful of live strings hold on to (docs/BENCHMARKS.md, memory
+// per open group).
+func (e *Engine) blob(m rules.Match) (string, rules.Match) {
+	b := e.keyBuf
+	keyLen := len(b)
+	for _, vs := range m.Values {
+		for _, v := range vs {
+			b = append(b, v...)
+		}
+	}
+	for _, p := range m.Packages {
+		b = append(b, p.FullName...)
+	}
+	s := string(b)
+	e.keyBuf = b[:0]
+	first := m
+	first.Values = make([][]string, len(m.Values))
+	off := keyLen
+	for i, vs := range m.Values {
+		first.Values[i] = make([]string, len(vs))
+		for j, v := range vs {
+			first.Values[i][j] = s[off : off+len(v)]
+			off += len(v)
+		}
+	}
+	first.Packages = make([]event.Package, len(m.Packages))
+	for i, p := range m.Packages {
+		first.Packages[i] = p.In(s[off : off+len(p.FullName)])
+		off += len(p.FullName)
+	}
+	return s[:keyLen], first
+}
+
+func keepAsIs(s string) string                      { return s }
+func keepPackageAsIs(p event.Package) event.Package { return p }
 
 // Advance moves the watermark to wm (it never moves back) and returns the
 // groups of every window that became final, in a stable order.
@@ -210,10 +266,23 @@ func SortResults(rs []Result) {
 }
 
 func newGroup(r *rules.Rule, start int64, by []string) *Group {
-	return &Group{
-		Rule: r, WindowStart: start, By: append([]string(nil), by...),
-		Values: make([][]string, len(r.Values)), Truncated: make([]bool, len(r.Values)),
+	g := &Group{Rule: r, WindowStart: start}
+	if len(by) <= len(g.inline.by) {
+		g.By = g.inline.by[:len(by)]
+		copy(g.By, by)
+	} else {
+		g.By = append([]string(nil), by...)
 	}
+	if n := len(r.Values); n <= 1 {
+		g.Values, g.Truncated = g.inline.values[:n], g.inline.trunc[:n]
+		if n == 1 {
+			g.Values[0] = g.inline.value[:0]
+		}
+	} else {
+		g.Values, g.Truncated = make([][]string, n), make([]bool, n)
+	}
+	g.Packages = g.inline.pkg[:0]
+	return g
 }
 
 // Size estimates, in bytes, of what an open group holds beyond its strings:
@@ -243,8 +312,9 @@ func (g *Group) size() int64 {
 	return n + int64(len(g.Packages))*packageBytes
 }
 
-// fold folds m into g and returns the growth estimate.
-func (g *Group) fold(m rules.Match, pkgLimit int) int64 {
+// fold folds m into g and returns the growth estimate. keep and keepPkg
+// make what g keeps of a new value or package.
+func (g *Group) fold(m rules.Match, pkgLimit int, keep func(string) string, keepPkg func(event.Package) event.Package) int64 {
 	var grew int64
 	if g.Count == 0 || m.Time < g.First {
 		g.First = m.Time
@@ -260,7 +330,7 @@ func (g *Group) fold(m rules.Match, pkgLimit int) int64 {
 		for _, v := range m.Values[i] {
 			var cut bool
 			var d int64
-			g.Values[i], cut, d = insertSorted(g.Values[i], v, g.Rule.ValuesCap)
+			g.Values[i], cut, d = insertSorted(g.Values[i], v, g.Rule.ValuesCap, keep)
 			g.Truncated[i] = g.Truncated[i] || cut
 			grew += d
 		}
@@ -268,7 +338,7 @@ func (g *Group) fold(m rules.Match, pkgLimit int) int64 {
 	if len(m.Packages) > 0 {
 		var cut bool
 		before := len(g.Packages)
-		g.Packages, cut = event.MergePackages(g.Packages, m.Packages, pkgLimit)
+		g.Packages, cut = event.MergePackages(g.Packages, m.Packages, pkgLimit, keepPkg)
 		g.PackagesCut = g.PackagesCut || cut
 		// Packages are short and bounded: an average size is close enough.
 		grew += int64(len(g.Packages)-before) * packageBytes
@@ -286,6 +356,20 @@ func (g *Group) snapshot() Group {
 	c.Truncated = append([]bool(nil), g.Truncated...)
 	c.Packages = append([]event.Package(nil), g.Packages...)
 	return c
+}
+
+// byInKey returns the by-values as substrings of k, the group key that
+// groupKey made of rule, start and by.
+func byInKey(k, rule string, start int64, by []string) []string {
+	out := make([]string, len(by))
+	var digits [20]byte
+	pos := len(rule) + 1 + len(strconv.AppendInt(digits[:0], start, 10))
+	for i, v := range by {
+		pos += 2 + len(strconv.AppendInt(digits[:0], int64(len(v)), 10))
+		out[i] = k[pos : pos+len(v)]
+		pos += len(v)
+	}
+	return out
 }
 
 // groupKey appends the map key of a group (rule, window, by-values) to

@@ -2,6 +2,8 @@ package aggregate
 
 import (
 	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,5 +239,29 @@ func TestStateBytesTracksOpenGroups(t *testing.T) {
 	e.Flush()
 	if e.StateBytes() != 0 {
 		t.Fatalf("%d bytes left after flush", e.StateBytes())
+	}
+}
+
+// TestByInKey: the by-values a group keeps are the key's own bytes, equal to
+// the match's whatever they contain.
+func TestByInKey(t *testing.T) {
+	cases := [][]string{
+		{"WS-0142", "855", "S-1-5-21-1"},
+		{"", "", ""},
+		{"a:1:b", "\x00", "12345678901"},
+		{strings.Repeat("h", 1234), "x"},
+		{},
+	}
+	for _, by := range cases {
+		for _, start := range []int64{0, -1, 1714557000000000000} {
+			k := string(groupKey(nil, "rule-id", start, by))
+			got := byInKey(k, "rule-id", start, by)
+			if len(by) == 0 && len(got) == 0 {
+				continue
+			}
+			if !reflect.DeepEqual(got, by) {
+				t.Errorf("by %q start %d: got %q", by, start, got)
+			}
+		}
 	}
 }

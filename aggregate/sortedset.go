@@ -6,7 +6,7 @@ import "sort"
 // the limit smallest values, so the result does not depend on arrival order
 // and a replay gives the same set. It reports whether the limit cut a value,
 // and by how many bytes of strings (plus their headers) the set grew.
-func insertSorted(set []string, v string, limit int) ([]string, bool, int64) {
+func insertSorted(set []string, v string, limit int, keep func(string) string) ([]string, bool, int64) {
 	i := sort.SearchStrings(set, v)
 	if i < len(set) && set[i] == v {
 		return set, false, 0
@@ -20,11 +20,11 @@ func insertSorted(set []string, v string, limit int) ([]string, bool, int64) {
 		set = set[:len(set)-1]
 		set = append(set, "")
 		copy(set[i+1:], set[i:])
-		set[i] = v
+		set[i] = keep(v)
 		return set, true, grew
 	}
 	set = append(set, "")
 	copy(set[i+1:], set[i:])
-	set[i] = v
+	set[i] = keep(v)
 	return set, false, grew
 }

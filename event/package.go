@@ -16,6 +16,18 @@ type Package struct {
 	PublisherID  string `json:"publisher_id"`
 }
 
+// Compact returns p with its own copy of FullName and the other fields
+// sliced from it: one allocation instead of one per field, and nothing
+// pinned to the memory p was decoded from. A p whose fields are not the
+// parts of its FullName is copied field by field.
+func (p Package) Compact() Package {
+	if c, ok := parseFullName(strings.Clone(p.FullName)); ok && c == p {
+		return c
+	}
+	return Package{FullName: strings.Clone(p.FullName), Name: strings.Clone(p.Name), Version: strings.Clone(p.Version),
+		Architecture: strings.Clone(p.Architecture), ResourceID: strings.Clone(p.ResourceID), PublisherID: strings.Clone(p.PublisherID)}
+}
+
 // MaxPackagesPerMoniker bounds ParsePackages.
 const MaxPackagesPerMoniker = 64
 
@@ -109,11 +121,22 @@ func isPublisherID(s string) bool {
 	return true
 }
 
-// MergePackages adds ps to a distinct set sorted by full name. With a limit
+// In returns p with its fields sliced from full, a string equal to
+// p.FullName that the caller owns (see Compact); a p whose fields are not
+// the parts of its FullName gets compact copies.
+func (p Package) In(full string) Package {
+	if c, ok := parseFullName(full); ok && c == p {
+		return c
+	}
+	return p.Compact()
+}
+
+// MergePackages adds ps to a distinct set sorted by full name, each new one
+// as keep makes it (the set is often long-lived state: Compact). With a limit
 // (> 0) it keeps the limit smallest names, so the result does not depend on
 // the order events arrived in (a replay gives the same set). It reports
 // whether the limit cut any package.
-func MergePackages(set []Package, ps []Package, limit int) ([]Package, bool) {
+func MergePackages(set []Package, ps []Package, limit int, keep func(Package) Package) ([]Package, bool) {
 	cut := false
 	for _, p := range ps {
 		i := sort.Search(len(set), func(i int) bool { return set[i].FullName >= p.FullName })
@@ -129,7 +152,7 @@ func MergePackages(set []Package, ps []Package, limit int) ([]Package, bool) {
 		}
 		set = append(set, Package{})
 		copy(set[i+1:], set[i:])
-		set[i] = p
+		set[i] = keep(p)
 	}
 	return set, cut
 }

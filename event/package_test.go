@@ -3,6 +3,7 @@ package event
 import (
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func TestParsePackages(t *testing.T) {
@@ -53,4 +54,54 @@ func FuzzParsePackages(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestPackageCompact(t *testing.T) {
+	// From a parse: every field lies in one copy of the full name.
+	src := []byte("x Contoso.App_1.2.3.4_arm64_~_2c51gcrce8043 y")
+	p := ParsePackages(string(src))[0]
+	c := p.Compact()
+	if c != p {
+		t.Fatalf("compact changed the package: %+v -> %+v", p, c)
+	}
+	full := c.FullName
+	for _, f := range []string{c.Name, c.Version, c.Architecture, c.ResourceID, c.PublisherID} {
+		if !strings.Contains(full, f) || (len(f) > 0 && !sameMemory(full, f)) {
+			t.Fatalf("field %q is not a slice of %q", f, full)
+		}
+	}
+	// Fields that do not match the full name are kept as they are.
+	odd := Package{FullName: "A_1.0.0.0_x64__z0p5db6dqbn1q", Name: "B", Version: "1", Architecture: "x", PublisherID: "p"}
+	if got := odd.Compact(); got != odd {
+		t.Fatalf("odd package changed: %+v", got)
+	}
+	// With Compact, MergePackages keeps compact copies, also of a package
+	// whose fields were decoded into separate strings.
+	sep := Package{FullName: strings.Clone(p.FullName), Name: strings.Clone(p.Name), Version: strings.Clone(p.Version),
+		Architecture: strings.Clone(p.Architecture), ResourceID: strings.Clone(p.ResourceID), PublisherID: strings.Clone(p.PublisherID)}
+	set, _ := MergePackages(nil, []Package{sep}, 0, Package.Compact)
+	if !sameMemory(set[0].FullName, set[0].Name) {
+		t.Fatal("merged package is not compact")
+	}
+}
+
+// sameMemory tells whether part lies inside whole's bytes.
+func sameMemory(whole, part string) bool {
+	w, p := unsafe.StringData(whole), unsafe.StringData(part)
+	return uintptr(unsafe.Pointer(p)) >= uintptr(unsafe.Pointer(w)) &&
+		uintptr(unsafe.Pointer(p))+uintptr(len(part)) <= uintptr(unsafe.Pointer(w))+uintptr(len(whole))
+}
+
+func TestPackageIn(t *testing.T) {
+	p := ParsePackages("Contoso.App_1.2.3.4_arm64_~_2c51gcrce8043")[0]
+	blob := "key" + p.FullName + "rest"
+	full := blob[3 : 3+len(p.FullName)]
+	got := p.In(full)
+	if got != p || !sameMemory(full, got.FullName) || !sameMemory(full, got.Name) || !sameMemory(full, got.PublisherID) {
+		t.Fatalf("In: %+v", got)
+	}
+	odd := Package{FullName: p.FullName, Name: "other"}
+	if got := odd.In(full); got != odd || sameMemory(full, got.FullName) {
+		t.Fatalf("In of an inconsistent package: %+v", got)
+	}
 }
