@@ -35,7 +35,7 @@ type Stage1Config struct {
 	DLQ                   *producer.Writer
 	IdleTimeout           time.Duration
 	MarkerInterval        time.Duration // about 1s
-	FlushInterval         time.Duration // how long matches may wait before a write+commit
+	FlushInterval         time.Duration // how long read records may wait for their commit
 	FlushRecords          int           // records per flush at most
 	MaxRecordBytes        int
 	MaxFutureSkew         time.Duration // event time beyond wall clock + skew is rejected
@@ -93,9 +93,16 @@ func RunStage1(ctx context.Context, cfg Stage1Config) error {
 	})
 }
 
+// matchDelay is how long a match may wait in stage 1 before it is written
+// to the repartition topic: early alerts wait on it, so it is much shorter
+// than the commit cadence (FlushInterval). Like stage 2's emitDelay, it
+// still gathers the matches of a burst into one produce request.
+const matchDelay = 20 * time.Millisecond
+
 // runInputPartition reads one input partition in order. Matches and bad
-// records are written (acks=all) before the offsets that carried them are
-// committed, in batches of FlushRecords or FlushInterval.
+// records are written (acks=all) within matchDelay, and always before the
+// offsets that carried them are committed, in batches of FlushRecords or
+// FlushInterval.
 func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generation, topic string, pa kafka.PartitionAssignment, s *inputState, st *inputStates, log zerolog.Logger) error {
 	r, err := newPartitionReader(cfg.Conn, topic, pa.ID, pa.Offset, cfg.FetchMaxBytes)
 	if err != nil {
@@ -114,10 +121,13 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 		pendingWM int64
 		hasPend   bool
 		lastFlush = cfg.Now()
+		outSince  time.Time // when the oldest unwritten match or dead letter was read
 	)
 	m := cfg.Metrics
-	flush := func() error {
-		if next < 0 {
+	// write sends the pending matches and dead letters and waits for the
+	// broker; the commit that passes them comes later.
+	write := func() error {
+		if len(out)+len(dlq) == 0 {
 			return nil
 		}
 		if err := cfg.Repartition.Write(ctx, out...); err != nil {
@@ -136,6 +146,16 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 			}
 			log.Info().Str("topic", topic).Int("partition", pa.ID).Int("records", len(dlq)).Interface("reasons", reasons).Msg("dead-lettered")
 		}
+		out, dlq = out[:0], dlq[:0]
+		return nil
+	}
+	flush := func() error {
+		if next < 0 {
+			return nil
+		}
+		if err := write(); err != nil {
+			return err
+		}
 		if err := commit(ctx, cfg.Conn, gen, topic, pa.ID, next, ""); err != nil {
 			m.CommitErrors.WithLabelValues("1").Inc()
 			return err
@@ -146,7 +166,7 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 		}
 		s.lastRead, s.pending, s.pos = cfg.Now(), false, next
 		st.mu.Unlock()
-		out, dlq, next, hasPend = out[:0], dlq[:0], -1, false
+		next, hasPend = -1, false
 		lastFlush = cfg.Now()
 		m.ConsumerLag.WithLabelValues("1", topic, strconv.Itoa(pa.ID)).Set(float64(r.Lag()))
 		return nil
@@ -158,6 +178,9 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 	defer dl.stop()
 	for {
 		d := lastFlush.Add(cfg.FlushInterval)
+		if w := outSince.Add(matchDelay); len(out)+len(dlq) > 0 && w.Before(d) {
+			d = w
+		}
 		if now := cfg.Now(); !d.After(now) {
 			d = now.Add(cfg.FlushInterval)
 		}
@@ -188,11 +211,15 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 				st.mu.Unlock()
 			}
 			consumed.Inc()
+			before := len(out) + len(dlq)
 			t, bad := proc.process(dec, &ev, msg, now, func(match rules.Match) {
 				out = append(out, MatchRecord(match, msg.Topic, msg.Partition, msg.Offset, msg.Time))
 			})
 			if bad != nil {
 				dlq = append(dlq, *bad)
+			}
+			if before == 0 && len(out)+len(dlq) > 0 {
+				outSince = now
 			}
 			if !t.IsZero() {
 				if tn := t.UnixNano(); !hasPend || tn > pendingWM {
@@ -203,6 +230,10 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 		}
 		if next >= 0 && (len(out)+len(dlq) >= cfg.FlushRecords || cfg.Now().Sub(lastFlush) >= cfg.FlushInterval) {
 			if err := flush(); err != nil {
+				return err
+			}
+		} else if len(out)+len(dlq) > 0 && cfg.Now().Sub(outSince) >= matchDelay {
+			if err := write(); err != nil {
 				return err
 			}
 		}
