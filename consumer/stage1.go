@@ -100,9 +100,10 @@ func RunStage1(ctx context.Context, cfg Stage1Config) error {
 const matchDelay = 20 * time.Millisecond
 
 // runInputPartition reads one input partition in order. Matches and bad
-// records are written (acks=all) within matchDelay, and always before the
-// offsets that carried them are committed, in batches of FlushRecords or
-// FlushInterval.
+// records are handed to the partition's writer within matchDelay, which
+// writes them (acks=all) in order while the loop reads on; the offsets that
+// carried them are committed after those writes are acknowledged, in
+// batches of FlushRecords or FlushInterval.
 func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generation, topic string, pa kafka.PartitionAssignment, s *inputState, st *inputStates, log zerolog.Logger) error {
 	r, err := newPartitionReader(cfg.Conn, topic, pa.ID, pa.Offset, cfg.FetchMaxBytes)
 	if err != nil {
@@ -124,36 +125,44 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 		outSince  time.Time // when the oldest unwritten match or dead letter was read
 	)
 	m := cfg.Metrics
-	// write sends the pending matches and dead letters and waits for the
-	// broker; the commit that passes them comes later.
+	wr := newOrderedWriter(8, func(b stage1Batch) error {
+		if err := cfg.Repartition.Write(ctx, b.out...); err != nil {
+			m.WriteErrors.WithLabelValues(cfg.Repartition.Topic()).Inc()
+			return err
+		}
+		if err := cfg.DLQ.Write(ctx, b.dlq...); err != nil {
+			m.WriteErrors.WithLabelValues(cfg.DLQ.Topic()).Inc()
+			return err
+		}
+		m.DLQWrites.Add(float64(len(b.dlq)))
+		if len(b.dlq) > 0 {
+			reasons := map[string]int{}
+			for _, d := range b.dlq {
+				reasons[string(producer.Header(d.Headers, producer.HeaderErrorReason))]++
+			}
+			log.Info().Str("topic", topic).Int("partition", pa.ID).Int("records", len(b.dlq)).Interface("reasons", reasons).Msg("dead-lettered")
+		}
+		return nil
+	})
+	defer wr.close()
+	// write hands the pending matches and dead letters to the writer; the
+	// batch is the writer's from then on.
 	write := func() error {
 		if len(out)+len(dlq) == 0 {
 			return nil
 		}
-		if err := cfg.Repartition.Write(ctx, out...); err != nil {
-			m.WriteErrors.WithLabelValues(cfg.Repartition.Topic()).Inc()
-			return err
-		}
-		if err := cfg.DLQ.Write(ctx, dlq...); err != nil {
-			m.WriteErrors.WithLabelValues(cfg.DLQ.Topic()).Inc()
-			return err
-		}
-		m.DLQWrites.Add(float64(len(dlq)))
-		if len(dlq) > 0 {
-			reasons := map[string]int{}
-			for _, d := range dlq {
-				reasons[string(producer.Header(d.Headers, producer.HeaderErrorReason))]++
-			}
-			log.Info().Str("topic", topic).Int("partition", pa.ID).Int("records", len(dlq)).Interface("reasons", reasons).Msg("dead-lettered")
-		}
-		out, dlq = out[:0], dlq[:0]
-		return nil
+		err := wr.send(ctx, stage1Batch{out: out, dlq: dlq})
+		out, dlq = make([]kafka.Message, 0, cap(out)), nil
+		return err
 	}
 	flush := func() error {
 		if next < 0 {
 			return nil
 		}
 		if err := write(); err != nil {
+			return err
+		}
+		if err := wr.wait(); err != nil {
 			return err
 		}
 		if err := commit(ctx, cfg.Conn, gen, topic, pa.ID, next, ""); err != nil {
@@ -239,6 +248,9 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 		}
 	}
 }
+
+// stage1Batch is one write of stage 1: matches, then dead letters.
+type stage1Batch struct{ out, dlq []kafka.Message }
 
 // deadline reuses one context until its deadline passes, so a read loop
 // does not make a context and timer per record.
