@@ -33,6 +33,10 @@ func (p inputProcessor) process(dec Decoder, ev *event.Event, msg kafka.Message,
 		m.Dropped.WithLabelValues("tombstone").Inc()
 		return time.Time{}, nil
 	}
+	if isTxMarker(msg) {
+		m.Dropped.WithLabelValues("transaction_marker").Inc()
+		return time.Time{}, nil
+	}
 	dead := func(reason, detail string) *kafka.Message {
 		d := producer.DeadLetter(msg, reason, detail, now, min(p.maxBytes, producer.MaxDeadLetterValue))
 		return &d
@@ -66,4 +70,19 @@ func (p inputProcessor) process(dec Decoder, ev *event.Event, msg kafka.Message,
 		m.Unmatched.Inc()
 	}
 	return ev.Time, nil
+}
+
+// isTxMarker recognizes a transaction marker. kafka-go (through v0.4.51)
+// does not hide the control records a transactional producer leaves in a
+// topic (Kafka Connect with exactly-once, Flink, Kafka Streams): each commit
+// or abort comes out as a record whose key is the control record key
+// (version 0, type 0 abort or 1 commit) and whose value is version 0 and a
+// coordinator epoch. No Windows event is 6 bytes long, so a record of that
+// exact shape is a marker, counted as a drop rather than dead-lettered. (The
+// records of aborted transactions still come through: kafka-go reads
+// uncommitted.)
+func isTxMarker(msg kafka.Message) bool {
+	k, v := msg.Key, msg.Value
+	return len(k) == 4 && k[0] == 0 && k[1] == 0 && k[2] == 0 && k[3] <= 1 &&
+		len(v) == 6 && v[0] == 0 && v[1] == 0
 }
