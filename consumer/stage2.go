@@ -160,7 +160,8 @@ type partitionState struct {
 	out       []kafka.Message // risk messages not yet written
 	outTimes  []time.Time     // input record time of each emit, for latency
 	outSince  time.Time       // when the oldest pending message was made
-	direct    *directInput    // set when reading input records (no repartition hop)
+	wr        *orderedWriter[riskBatch]
+	direct    *directInput // set when reading input records (no repartition hop)
 }
 
 func newPartitionState(cfg Stage2Config, partition int, log zerolog.Logger) *partitionState {
@@ -194,6 +195,11 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation) error {
 	}
 	defer r.Close()
 	p.next = off
+	// Risk messages are written by their own goroutine, in order, so the
+	// partition goes on reading while the broker acknowledges them; a
+	// commit waits for every write before it.
+	p.wr = newOrderedWriter(8, func(b riskBatch) error { return p.writeRisk(ctx, b) })
+	defer p.wr.close()
 	p.log.Info().Int64("offset", off).Int64("replay_to", p.replayTo).Msg("assigned: rebuilding state from the commit point")
 	lastCommit := cfg.Now()
 	dirty := false
@@ -230,6 +236,9 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation) error {
 		}
 		if dirty && p.next >= p.replayTo && cfg.Now().Sub(lastCommit) >= cfg.CommitInterval {
 			if err := p.flushOut(ctx); err != nil {
+				return err
+			}
+			if err := p.wr.wait(); err != nil {
 				return err
 			}
 			if err := p.commit(ctx, gen); err != nil {
@@ -378,22 +387,36 @@ const (
 	emitDelay = 20 * time.Millisecond
 )
 
-// flushOut writes the pending risk messages and waits for the broker.
+// riskBatch is one write of risk messages, with the input record time of
+// each emit for the latency histogram.
+type riskBatch struct {
+	out   []kafka.Message
+	times []time.Time
+}
+
+// flushOut hands the pending risk messages to the partition's writer.
 func (p *partitionState) flushOut(ctx context.Context) error {
 	if len(p.out) == 0 {
 		return nil
 	}
-	if err := p.cfg.Risk.Write(ctx, p.out...); err != nil {
+	err := p.wr.send(ctx, riskBatch{out: p.out, times: p.outTimes})
+	p.out, p.outTimes = make([]kafka.Message, 0, cap(p.out)), nil
+	return err
+}
+
+// writeRisk writes one batch and waits for the broker (on the writer's
+// goroutine).
+func (p *partitionState) writeRisk(ctx context.Context, b riskBatch) error {
+	if err := p.cfg.Risk.Write(ctx, b.out...); err != nil {
 		p.cfg.Metrics.WriteErrors.WithLabelValues(p.cfg.Risk.Topic()).Inc()
 		return err
 	}
 	now := p.cfg.Now()
-	for _, t := range p.outTimes {
+	for _, t := range b.times {
 		if !t.IsZero() {
 			p.cfg.Metrics.Latency.Observe(now.Sub(t).Seconds())
 		}
 	}
-	p.out, p.outTimes = p.out[:0], p.outTimes[:0]
 	return nil
 }
 
