@@ -33,6 +33,16 @@ func (x *xmlScanner) decode(d *xmlDecoder, v []byte, ev *event.Event) bool {
 	st := xmlState{d: d}
 	depth, tokens := 0, 0
 	seenEvent, doneEvent := false, false
+	// end closes the innermost element (an end tag, or "/>").
+	end := func() bool {
+		tokens++
+		if st.end(depth) != nil {
+			return false
+		}
+		depth--
+		doneEvent = depth == 0
+		return true
+	}
 	for i := 0; i < len(v); {
 		// Two below the limit: the walk counts a little differently
 		// around the end, and declining is always safe.
@@ -78,16 +88,8 @@ func (x *xmlScanner) decode(d *xmlDecoder, v []byte, ev *event.Event) bool {
 				return false
 			}
 			k = skipXMLSpace(v, k)
-			if k >= len(v) || v[k] != '>' || depth == 0 || !bytes.Equal(x.stack[depth-1], name) {
+			if k >= len(v) || v[k] != '>' || depth == 0 || !bytes.Equal(x.stack[depth-1], name) || !end() {
 				return false
-			}
-			tokens++
-			if st.end(depth) != nil {
-				return false
-			}
-			depth--
-			if depth == 0 {
-				doneEvent = true
 			}
 			i = k + 1
 		default:
@@ -111,15 +113,8 @@ func (x *xmlScanner) decode(d *xmlDecoder, v []byte, ev *event.Event) bool {
 			} else if st.start(depth, &x.elem) != nil {
 				return false
 			}
-			if empty {
-				tokens++
-				if st.end(depth) != nil {
-					return false
-				}
-				depth--
-				if depth == 0 {
-					doneEvent = true
-				}
+			if empty && !end() {
+				return false
 			}
 			i = k
 		}

@@ -7,14 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/msixguard/msixguard/cluster"
-	"github.com/msixguard/msixguard/metrics"
 	"github.com/msixguard/msixguard/producer"
-	"github.com/msixguard/msixguard/rules"
 )
 
 // BenchmarkStage1 measures stage 1 end to end on the embedded broker: b.N
@@ -27,19 +22,8 @@ func BenchmarkStage1(b *testing.B) { benchStage1(b, false) }
 func BenchmarkReaderLoop(b *testing.B) { benchStage1(b, true) }
 
 func benchStage1(b *testing.B, bare bool) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	conn, err := cluster.New(c.ListenAddrs(), nil, nil, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
+	conn, cfg := stage1Env(b, 2)
 	ctx := context.Background()
-	if _, err := conn.EnsureTopics(ctx, []cluster.TopicSpec{{Name: "in", Partitions: 1}, {Name: "rp", Partitions: 2}, {Name: "dlq", Partitions: 1}}, true); err != nil {
-		b.Fatal(err)
-	}
 	w := producer.NewWriter(conn, "in", nil)
 	msgs := make([]kafka.Message, 0, 1000)
 	for i := 0; i < b.N; i++ {
@@ -57,12 +41,6 @@ func benchStage1(b *testing.B, bare bool) {
 		}
 	}
 	w.Close()
-	set, err := rules.Builtin()
-	if err != nil {
-		b.Fatal(err)
-	}
-	rs, _ := rules.NewSet(set)
-	m := metrics.NewUnregistered()
 	b.ResetTimer()
 	if bare {
 		r, err := newPartitionReader(conn, "in", 0, -1, 16<<20)
@@ -79,14 +57,6 @@ func benchStage1(b *testing.B, bare bool) {
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	cfg := Stage1Config{
-		Conn: conn, Group: "g", Topics: []string{"in"}, InputPartitions: 1, Format: FormatAuto,
-		Decoder: DecoderOptions{Fields: rs.Fields()}, Rules: rs,
-		Repartition: producer.NewWriter(conn, "rp", producer.RouteBalancer{}), RepartitionPartitions: 2,
-		DLQ: producer.NewWriter(conn, "dlq", nil), IdleTimeout: time.Minute, MarkerInterval: time.Second,
-		FlushInterval: 200 * time.Millisecond, FlushRecords: 5000, MaxRecordBytes: 1 << 20, FetchMaxBytes: 16 << 20,
-		Settings: DefaultGroupSettings, Now: time.Now, Log: zerolog.Nop(), Metrics: m,
-	}
 	go func() { done <- RunStage1(rctx, cfg) }()
 	for {
 		off, _, err := committed(ctx, conn, "g", "in", 0)

@@ -15,38 +15,48 @@ import (
 	"github.com/msixguard/msixguard/rules"
 )
 
+// stage1Env starts an embedded broker with a one-partition input topic "in",
+// a repartition topic "rp" of rp partitions and a "dlq", and returns a
+// stage 1 configuration over them with the seed rule (flush and marker
+// intervals for the caller to set).
+func stage1Env(tb testing.TB, rp int) (*cluster.Conn, Stage1Config) {
+	tb.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	conn, err := cluster.New(c.ListenAddrs(), nil, nil, "test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := conn.EnsureTopics(context.Background(), []cluster.TopicSpec{{Name: "in", Partitions: 1}, {Name: "rp", Partitions: rp}, {Name: "dlq", Partitions: 1}}, true); err != nil {
+		tb.Fatal(err)
+	}
+	builtin, err := rules.Builtin()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rs, _ := rules.NewSet(builtin)
+	return conn, Stage1Config{
+		Conn: conn, Group: "g", Topics: []string{"in"}, InputPartitions: 1, Format: FormatAuto,
+		Decoder: DecoderOptions{Fields: rs.Fields()}, Rules: rs,
+		Repartition: producer.NewWriter(conn, "rp", producer.RouteBalancer{}), RepartitionPartitions: rp,
+		DLQ: producer.NewWriter(conn, "dlq", nil), IdleTimeout: time.Minute, MarkerInterval: time.Second,
+		FlushInterval: 200 * time.Millisecond, FlushRecords: 5000, MaxRecordBytes: 1 << 20, FetchMaxBytes: 16 << 20,
+		Settings: DefaultGroupSettings, Now: time.Now, Log: zerolog.Nop(), Metrics: metrics.NewUnregistered(),
+	}
+}
+
 // TestStage1WritesMatchesBeforeTheCommitCadence: an early alert must not
 // wait for stage 1's commit cadence. With commits every 30 s, a match still
 // reaches the repartition topic within a few matchDelays, while its offset
 // stays uncommitted (the commit comes only after the write, and only on the
 // cadence).
 func TestStage1WritesMatchesBeforeTheCommitCadence(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	conn, err := cluster.New(c.ListenAddrs(), nil, nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, cfg := stage1Env(t, 1)
+	cfg.MarkerInterval, cfg.FlushInterval = time.Minute, 30*time.Second
 	ctx := context.Background()
-	if _, err := conn.EnsureTopics(ctx, []cluster.TopicSpec{{Name: "in", Partitions: 1}, {Name: "rp", Partitions: 1}, {Name: "dlq", Partitions: 1}}, true); err != nil {
-		t.Fatal(err)
-	}
-	builtin, err := rules.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, _ := rules.NewSet(builtin)
-	cfg := Stage1Config{
-		Conn: conn, Group: "g", Topics: []string{"in"}, InputPartitions: 1, Format: FormatAuto,
-		Decoder: DecoderOptions{Fields: rs.Fields()}, Rules: rs,
-		Repartition: producer.NewWriter(conn, "rp", producer.RouteBalancer{}), RepartitionPartitions: 1,
-		DLQ: producer.NewWriter(conn, "dlq", nil), IdleTimeout: time.Minute, MarkerInterval: time.Minute,
-		FlushInterval: 30 * time.Second, FlushRecords: 5000, MaxRecordBytes: 1 << 20, FetchMaxBytes: 1 << 20,
-		Settings: DefaultGroupSettings, Now: time.Now, Log: zerolog.Nop(), Metrics: metrics.NewUnregistered(),
-	}
 	assigned := make(chan struct{}, 1)
 	cfg.OnAssigned = func(map[string][]int) {
 		select {
