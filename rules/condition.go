@@ -16,14 +16,20 @@ const (
 	OpNotEquals Op = "not_equals" // field!=value: the field must exist
 	OpIn        Op = "in"         // field IN (a, b)
 	OpNotIn     Op = "not_in"     // NOT field IN (a, b): true when the field is missing
+	// Groups, for SPL's OR and for NOT over several terms: Sub holds the
+	// conditions, of which any (OR) or all (AND) must hold.
+	OpAny Op = "any"
+	OpAll Op = "all"
 )
 
 // Condition is one compiled term of a rule's search filter. All conditions
-// of a rule must hold (SPL's implicit AND).
+// of a rule must hold (SPL's implicit AND); an any or all group holds its
+// own conditions in Sub (Field and Values empty).
 type Condition struct {
 	Field  string
 	Op     Op
 	Values []string
+	Sub    []Condition
 
 	patterns []pattern
 	numbers  []float64 // parallel to patterns; NaN-free only where isNum
@@ -92,6 +98,22 @@ func (c *Condition) valueMatches(v string) bool {
 
 // Holds evaluates the condition on ev with SPL semantics.
 func (c *Condition) Holds(ev *event.Event) bool {
+	switch c.Op {
+	case OpAny:
+		for i := range c.Sub {
+			if c.Sub[i].Holds(ev) {
+				return true
+			}
+		}
+		return false
+	case OpAll:
+		for i := range c.Sub {
+			if !c.Sub[i].Holds(ev) {
+				return false
+			}
+		}
+		return true
+	}
 	matched, present := c.anyValueMatches(ev)
 	switch c.Op {
 	case OpEquals, OpIn:
@@ -103,4 +125,15 @@ func (c *Condition) Holds(ev *event.Event) bool {
 		return !matched
 	}
 	return false
+}
+
+// fields calls add with every event field the condition reads.
+func (c *Condition) fields(add func(string)) {
+	if c.Op == OpAny || c.Op == OpAll {
+		for i := range c.Sub {
+			c.Sub[i].fields(add)
+		}
+		return
+	}
+	add(c.Field)
 }

@@ -121,14 +121,14 @@ func Parse(name string, data []byte) (*Rule, error) {
 	}
 	for i := range rf.Search.Filter {
 		n := &rf.Search.Filter[i]
-		c, err := parseCondition(n)
+		c, err := parseCondition(n, func(f string) { r.Numeric[f] = true })
 		if err != nil {
-			return nil, &FileError{File: name, Line: n.Line, Reason: "search.filter: " + err.Error()}
-		}
-		if c.Op == OpEquals || c.Op == OpNotEquals {
-			if n := filterScalar(n, c.Op); n != nil && (n.Tag == "!!int" || n.Tag == "!!float") {
-				r.Numeric[c.Field] = true
+			line := n.Line
+			var ne *nodeError
+			if errors.As(err, &ne) {
+				line = ne.line
 			}
+			return nil, &FileError{File: name, Line: line, Reason: "search.filter: " + err.Error()}
 		}
 		r.Filter = append(r.Filter, c)
 	}
@@ -214,15 +214,52 @@ func (r *Rule) outputFields() map[string]bool {
 	return out
 }
 
-func parseCondition(n *yaml.Node) (Condition, error) {
+// nodeError is an error in a nested condition, with its own line.
+type nodeError struct {
+	line int
+	err  error
+}
+
+func (e *nodeError) Error() string { return e.err.Error() }
+func (e *nodeError) Unwrap() error { return e.err }
+
+// parseCondition reads one filter condition: {field: F, equals|not_equals|
+// in|not_in: …}, or a group {any: [conditions]} (SPL's OR) or {all:
+// [conditions]}. numeric is told of every field compared with a YAML
+// number (equals/not_equals), whose by-field the risk message writes as a
+// JSON number.
+func parseCondition(n *yaml.Node, numeric func(field string)) (Condition, error) {
 	if n.Kind != yaml.MappingNode {
-		return Condition{}, errors.New("a condition is a mapping: {field: F, equals|not_equals|in|not_in: …}")
+		return Condition{}, errors.New("a condition is a mapping: {field: F, equals|not_equals|in|not_in: …} or {any|all: [conditions]}")
+	}
+	if len(n.Content) >= 2 && (n.Content[0].Value == "any" || n.Content[0].Value == "all") {
+		op := Op(n.Content[0].Value)
+		if len(n.Content) != 2 {
+			return Condition{}, fmt.Errorf("a group is a mapping with one key, %s", op)
+		}
+		list := n.Content[1]
+		if list.Kind != yaml.SequenceNode || len(list.Content) == 0 {
+			return Condition{}, fmt.Errorf("%s takes a list of at least one condition", op)
+		}
+		g := Condition{Op: op}
+		for _, sub := range list.Content {
+			c, err := parseCondition(sub, numeric)
+			if err != nil {
+				var ne *nodeError
+				if errors.As(err, &ne) {
+					return Condition{}, err
+				}
+				return Condition{}, &nodeError{line: sub.Line, err: fmt.Errorf("%s: %w", op, err)}
+			}
+			g.Sub = append(g.Sub, c)
+		}
+		return g, nil
 	}
 	for i := 0; i < len(n.Content); i += 2 {
 		switch k := n.Content[i].Value; k {
 		case "field", "equals", "not_equals", "in", "not_in":
 		default:
-			return Condition{}, fmt.Errorf("field %s not found in condition (keys: field, equals, not_equals, in, not_in)", k)
+			return Condition{}, fmt.Errorf("field %s not found in condition (keys: field, equals, not_equals, in, not_in; or one of any, all)", k)
 		}
 	}
 	var cf conditionFile
@@ -256,6 +293,11 @@ func parseCondition(n *yaml.Node) (Condition, error) {
 	}
 	if (ops[0].Op == OpIn || ops[0].Op == OpNotIn) && len(ops[0].Values) == 0 {
 		return Condition{}, fmt.Errorf("%s on %q needs at least one value", ops[0].Op, cf.Field)
+	}
+	if c := ops[0]; c.Op == OpEquals || c.Op == OpNotEquals {
+		if v := filterScalar(n, c.Op); v != nil && (v.Tag == "!!int" || v.Tag == "!!float") {
+			numeric(c.Field)
+		}
 	}
 	return ops[0], nil
 }

@@ -110,8 +110,8 @@ func (r *Rule) Fields() []string {
 			out = append(out, f)
 		}
 	}
-	for _, c := range r.Filter {
-		add(c.Field)
+	for i := range r.Filter {
+		r.Filter[i].fields(add)
 	}
 	for _, b := range r.By {
 		add(b)

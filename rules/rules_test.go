@@ -369,3 +369,83 @@ func TestExtractBoundsSizes(t *testing.T) {
 		t.Fatalf("match carries %d value bytes", total)
 	}
 }
+
+// TestBooleanFilterSemantics: OR across fields, OR of AND groups and NOT of
+// an AND group, imported from SPL, match events as Splunk's search would.
+func TestBooleanFilterSemantics(t *testing.T) {
+	doc := "name: Boolean test\nid: 11111111-2222-3333-4444-555555555555\ntype: Anomaly\n" +
+		"search: 'EventCode=400 (HasFullTrust=true OR PackageType=\"0x8\") NOT (Path=\"*tmp*\" CallingProcess=sihost.exe) | stats count by dvc'\n" +
+		"rba: {message: m, risk_objects: [{field: dvc, type: system, score: 10}]}\n"
+	im, err := ImportDetection("boolean.yml", []byte(doc), ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := im.Rule
+	cases := []struct {
+		name string
+		ev   *event.Event
+		want bool
+	}{
+		{"first branch of the OR", ev("EventCode", "400", "HasFullTrust", "true", "dvc", "h"), true},
+		{"second branch of the OR", ev("EventCode", "400", "PackageType", "0x8", "dvc", "h"), true},
+		{"neither branch", ev("EventCode", "400", "HasFullTrust", "false", "PackageType", "0x4", "dvc", "h"), false},
+		{"OR fields missing", ev("EventCode", "400", "dvc", "h"), false},
+		{"NOT group: both terms hold, excluded", ev("EventCode", "400", "HasFullTrust", "true", "Path", `C:\tmp\x`, "CallingProcess", "sihost.exe"), false},
+		{"NOT group: one term holds, kept", ev("EventCode", "400", "HasFullTrust", "true", "Path", `C:\tmp\x`, "CallingProcess", "explorer.exe"), true},
+		{"NOT group: fields missing, kept", ev("EventCode", "400", "HasFullTrust", "TRUE"), true},
+		{"other event code", ev("EventCode", "855", "HasFullTrust", "true"), false},
+	}
+	for _, c := range cases {
+		if got := r.Match(c.ev); got != c.want {
+			t.Errorf("%s: match %v, want %v\n%s", c.name, got, c.want, im.YAML)
+		}
+	}
+	fields := strings.Join(r.Fields(), ",")
+	for _, f := range []string{"EventCode", "HasFullTrust", "PackageType", "Path", "CallingProcess", "dvc"} {
+		if !strings.Contains(fields, f) {
+			t.Errorf("Fields() %s lacks %s (nested conditions)", fields, f)
+		}
+	}
+	// The rule file reads back to the same rule.
+	again, err := Parse("boolean.yml", im.YAML)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, im.YAML)
+	}
+	for _, c := range cases {
+		if again.Match(c.ev) != c.want {
+			t.Errorf("re-parsed rule differs on %s", c.name)
+		}
+	}
+}
+
+// TestGroupConditionErrors: a bad condition inside a group is reported at
+// its own line.
+func TestGroupConditionErrors(t *testing.T) {
+	base := func(filter string) string {
+		return "id: g\nname: G\nsearch:\n  filter:\n" + filter + "stats:\n  count: count\n  by: [dvc]\nrisk:\n  object: dvc\n  object_type: system\n  score: 1\n  message: m\n"
+	}
+	cases := []struct {
+		name, filter string
+		line         int
+		reason       string
+	}{
+		{"empty any", "    - any: []\n", 5, "at least one condition"},
+		{"nested bad key", "    - any:\n        - {field: A, equals: 1}\n        - {field: B, like: 2}\n", 7, "like"},
+		{"deeper nesting", "    - all:\n        - any:\n            - {field: A, in: []}\n", 7, "at least one value"},
+		{"group with a second key", "    - {any: [{field: A, equals: 1}], field: B}\n", 5, "one key"},
+	}
+	for _, c := range cases {
+		_, err := Parse("g.yml", []byte(base(c.filter)))
+		var fe *FileError
+		if !errors.As(err, &fe) || fe.Line != c.line || !strings.Contains(fe.Reason, c.reason) {
+			t.Errorf("%s: got %v (line %d), want line %d and %q", c.name, err, errLine(fe), c.line, c.reason)
+		}
+	}
+}
+
+func errLine(fe *FileError) int {
+	if fe == nil {
+		return 0
+	}
+	return fe.Line
+}

@@ -16,6 +16,16 @@ type SPLCondition struct {
 	// writes it as a YAML number, so the risk message writes the by-field
 	// as a JSON number, as the built-in rule does.
 	Number bool
+	// Sub holds the conditions of an any (OR) or all group.
+	Sub []SPLCondition
+}
+
+// group is the one condition that cs, ANDed, make.
+func group(cs []SPLCondition) SPLCondition {
+	if len(cs) == 1 {
+		return cs[0]
+	}
+	return SPLCondition{Op: OpAll, Sub: cs}
 }
 
 // CompiledSearch is a Splunk search of the supported subset, compiled to
@@ -372,10 +382,10 @@ func (p *termParser) checkField(n *splNode, f splTok) error {
 	return nil
 }
 
-// toConditions turns a term tree into ANDed conditions, exactly:
-// NOT distributes over OR (De Morgan) into ANDed NOTs; an OR of field=value
-// / field IN (…) terms on one field is that field's IN list. Everything
-// else needs OR, which rule conditions cannot express.
+// toConditions turns a term tree into ANDed conditions, exactly: NOT is
+// pushed down to the terms (De Morgan: NOT over OR is ANDed NOTs, NOT over
+// AND an any group of NOTs); an OR of field=value / field IN (…) terms on
+// one field is that field's IN list, any other OR an any group.
 func toConditions(spl string, n *splNode, neg bool) ([]SPLCondition, error) {
 	frag := func() string { return spl[n.pos:n.end] }
 	switch n.kind {
@@ -405,7 +415,16 @@ func toConditions(spl string, n *splNode, neg bool) ([]SPLCondition, error) {
 		return toConditions(spl, n.kids[0], !neg)
 	case nodeAnd:
 		if neg && len(n.kids) > 1 {
-			return nil, &SPLError{n.pos, frag(), "NOT of several ANDed conditions is an OR of NOTs, which rule conditions cannot express"}
+			// NOT (a AND b) = NOT a OR NOT b.
+			g := SPLCondition{Op: OpAny}
+			for _, k := range n.kids {
+				cs, err := toConditions(spl, k, true)
+				if err != nil {
+					return nil, err
+				}
+				g.Sub = append(g.Sub, group(cs))
+			}
+			return []SPLCondition{g}, nil
 		}
 		var out []SPLCondition
 		for _, k := range n.kids {
@@ -429,21 +448,36 @@ func toConditions(spl string, n *splNode, neg bool) ([]SPLCondition, error) {
 			}
 			return out, nil
 		}
-		merged := SPLCondition{Op: OpIn}
-		for i, k := range n.kids {
+		var kids []SPLCondition
+		sameField := true
+		for _, k := range n.kids {
 			cs, err := toConditions(spl, k, false)
 			if err != nil {
 				return nil, err
 			}
-			if len(cs) != 1 || cs[0].Op != OpEquals && cs[0].Op != OpIn || i > 0 && cs[0].Field != merged.Field {
-				return nil, &SPLError{n.pos, frag(), "OR is supported only between field=value / field IN (…) terms on one field (it is that field's IN list); rule conditions are ANDed and cannot express other ORs"}
-			}
-			merged.Field = cs[0].Field
-			merged.Values = append(merged.Values, cs[0].Values...)
+			c := group(cs)
+			sameField = sameField && (c.Op == OpEquals || c.Op == OpIn) && c.Field == kids0Field(kids, c)
+			kids = append(kids, c)
 		}
-		return []SPLCondition{merged}, nil
+		if sameField {
+			// One field's values: that field's IN list.
+			merged := SPLCondition{Field: kids[0].Field, Op: OpIn}
+			for _, c := range kids {
+				merged.Values = append(merged.Values, c.Values...)
+			}
+			return []SPLCondition{merged}, nil
+		}
+		return []SPLCondition{{Op: OpAny, Sub: kids}}, nil
 	}
 	return nil, &SPLError{n.pos, frag(), "unsupported expression"}
+}
+
+// kids0Field is the field of the first of kids, or c's when kids is empty.
+func kids0Field(kids []SPLCondition, c SPLCondition) string {
+	if len(kids) == 0 {
+		return c.Field
+	}
+	return kids[0].Field
 }
 
 // ---- commands after the search ----

@@ -371,24 +371,36 @@ func yflow(vals []string, quoted bool) *yaml.Node {
 	return s
 }
 
+// conditionNode is the rule-file form of c: {field: F, op: value(s)}, or
+// {any|all: [conditions]} for a group.
+func conditionNode(c SPLCondition) *yaml.Node {
+	var v *yaml.Node
+	switch c.Op {
+	case OpAny, OpAll:
+		list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, s := range c.Sub {
+			list.Content = append(list.Content, conditionNode(s))
+		}
+		return ymap(string(c.Op), list)
+	case OpEquals, OpNotEquals:
+		v = yquoted(c.Values[0])
+		if c.Number {
+			v = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: c.Values[0]}
+			if strings.Contains(c.Values[0], ".") {
+				v.Tag = "!!float"
+			}
+		}
+	default:
+		v = yflow(c.Values, true)
+	}
+	return ymap("field", ystr(c.Field), string(c.Op), v)
+}
+
 func emitRule(id, name, desc string, cs *CompiledSearch, w Window, r Risk, mitre []string, notes []string) *yaml.Node {
 	spl := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: strings.TrimSpace(cs.SPL) + "\n", Style: yaml.LiteralStyle}
 	filter := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 	for _, c := range cs.Filter {
-		var v *yaml.Node
-		switch c.Op {
-		case OpEquals, OpNotEquals:
-			v = yquoted(c.Values[0])
-			if c.Number {
-				v = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: c.Values[0]}
-				if strings.Contains(c.Values[0], ".") {
-					v.Tag = "!!float"
-				}
-			}
-		default:
-			v = yflow(c.Values, true)
-		}
-		filter.Content = append(filter.Content, ymap("field", ystr(c.Field), string(c.Op), v))
+		filter.Content = append(filter.Content, conditionNode(c))
 	}
 	stats := ymap("count", ystr(cs.CountAs))
 	if cs.MinTimeAs != "" {

@@ -56,31 +56,46 @@ func TestCompileSPLFilters(t *testing.T) {
 		search string
 		want   []SPLCondition
 	}{
-		{"equals number", "EventCode=855", []SPLCondition{{"EventCode", OpEquals, []string{"855"}, true}}},
-		{"equals quoted number stays a string", `Flags="8388608"`, []SPLCondition{{"Flags", OpEquals, []string{"8388608"}, false}}},
-		{"equals with spaces around =", `EventCode = 855`, []SPLCondition{{"EventCode", OpEquals, []string{"855"}, true}}},
-		{"wildcard value is not a number", `EventCode=85*`, []SPLCondition{{"EventCode", OpEquals, []string{"85*"}, false}}},
-		{"not equals", `EventCode!=4`, []SPLCondition{{"EventCode", OpNotEquals, []string{"4"}, true}}},
+		{"equals number", "EventCode=855", []SPLCondition{{"EventCode", OpEquals, []string{"855"}, true, nil}}},
+		{"equals quoted number stays a string", `Flags="8388608"`, []SPLCondition{{"Flags", OpEquals, []string{"8388608"}, false, nil}}},
+		{"equals with spaces around =", `EventCode = 855`, []SPLCondition{{"EventCode", OpEquals, []string{"855"}, true, nil}}},
+		{"wildcard value is not a number", `EventCode=85*`, []SPLCondition{{"EventCode", OpEquals, []string{"85*"}, false, nil}}},
+		{"not equals", `EventCode!=4`, []SPLCondition{{"EventCode", OpNotEquals, []string{"4"}, true, nil}}},
 		{"decimal and negative numbers", `A=4.5 B=-3 C=1e3 D=NaN E=0x10`, []SPLCondition{
-			{"A", OpEquals, []string{"4.5"}, true}, {"B", OpEquals, []string{"-3"}, true}, {"C", OpEquals, []string{"1e3"}, false},
-			{"D", OpEquals, []string{"NaN"}, false}, {"E", OpEquals, []string{"0x10"}, false}}},
-		{"quoted with escapes", `Path="C:\\x \"y\""`, []SPLCondition{{"Path", OpEquals, []string{`C:\x "y"`}, false}}},
+			{"A", OpEquals, []string{"4.5"}, true, nil}, {"B", OpEquals, []string{"-3"}, true, nil}, {"C", OpEquals, []string{"1e3"}, false, nil},
+			{"D", OpEquals, []string{"NaN"}, false, nil}, {"E", OpEquals, []string{"0x10"}, false, nil}}},
+		{"quoted with escapes", `Path="C:\\x \"y\""`, []SPLCondition{{"Path", OpEquals, []string{`C:\x "y"`}, false, nil}}},
 		{"implicit and explicit AND", `EventCode=400 HasFullTrust="true" AND Path="*x*"`, []SPLCondition{
-			{"EventCode", OpEquals, []string{"400"}, true}, {"HasFullTrust", OpEquals, []string{"true"}, false}, {"Path", OpEquals, []string{"*x*"}, false}}},
-		{"IN", `A IN ("*x*", y, 3)`, []SPLCondition{{"A", OpIn, []string{"*x*", "y", "3"}, false}}},
-		{"NOT IN", `NOT A IN ("*x*")`, []SPLCondition{{"A", OpNotIn, []string{"*x*"}, false}}},
-		{"NOT equals is not_in", `NOT A=1`, []SPLCondition{{"A", OpNotIn, []string{"1"}, false}}},
-		{"double NOT", `NOT NOT A=1`, []SPLCondition{{"A", OpEquals, []string{"1"}, true}}},
+			{"EventCode", OpEquals, []string{"400"}, true, nil}, {"HasFullTrust", OpEquals, []string{"true"}, false, nil}, {"Path", OpEquals, []string{"*x*"}, false, nil}}},
+		{"IN", `A IN ("*x*", y, 3)`, []SPLCondition{{"A", OpIn, []string{"*x*", "y", "3"}, false, nil}}},
+		{"NOT IN", `NOT A IN ("*x*")`, []SPLCondition{{"A", OpNotIn, []string{"*x*"}, false, nil}}},
+		{"NOT equals is not_in", `NOT A=1`, []SPLCondition{{"A", OpNotIn, []string{"1"}, false, nil}}},
+		{"double NOT", `NOT NOT A=1`, []SPLCondition{{"A", OpEquals, []string{"1"}, true, nil}}},
 		{"NOT over OR distributes (De Morgan)", `NOT (A=1 OR B IN (2, 3))`, []SPLCondition{
-			{"A", OpNotIn, []string{"1"}, false}, {"B", OpNotIn, []string{"2", "3"}, false}}},
-		{"OR on one field is IN", `(A=1 OR A="2" OR A IN (3, "*4*"))`, []SPLCondition{{"A", OpIn, []string{"1", "2", "3", "*4*"}, false}}},
+			{"A", OpNotIn, []string{"1"}, false, nil}, {"B", OpNotIn, []string{"2", "3"}, false, nil}}},
+		{"OR on one field is IN", `(A=1 OR A="2" OR A IN (3, "*4*"))`, []SPLCondition{{"A", OpIn, []string{"1", "2", "3", "*4*"}, false, nil}}},
 		{"OR on one field among ANDs", `E=1 (A=x OR A=y) B=z`, []SPLCondition{
-			{"E", OpEquals, []string{"1"}, true}, {"A", OpIn, []string{"x", "y"}, false}, {"B", OpEquals, []string{"z"}, false}}},
-		{"parenthesized AND", `(A=1 B=2)`, []SPLCondition{{"A", OpEquals, []string{"1"}, true}, {"B", OpEquals, []string{"2"}, true}}},
-		{"NOT of one parenthesized term", `NOT (A=1)`, []SPLCondition{{"A", OpNotIn, []string{"1"}, false}}},
-		{"explicit search command", `search A=1`, []SPLCondition{{"A", OpEquals, []string{"1"}, true}}},
+			{"E", OpEquals, []string{"1"}, true, nil}, {"A", OpIn, []string{"x", "y"}, false, nil}, {"B", OpEquals, []string{"z"}, false, nil}}},
+		{"parenthesized AND", `(A=1 B=2)`, []SPLCondition{{"A", OpEquals, []string{"1"}, true, nil}, {"B", OpEquals, []string{"2"}, true, nil}}},
+		{"NOT of one parenthesized term", `NOT (A=1)`, []SPLCondition{{"A", OpNotIn, []string{"1"}, false, nil}}},
+		{"explicit search command", `search A=1`, []SPLCondition{{"A", OpEquals, []string{"1"}, true, nil}}},
+		{"OR across fields is an any group", `E=1 (A=1 OR B=2)`, []SPLCondition{
+			{"E", OpEquals, []string{"1"}, true, nil},
+			{"", OpAny, nil, false, []SPLCondition{{"A", OpEquals, []string{"1"}, true, nil}, {"B", OpEquals, []string{"2"}, true, nil}}}}},
+		{"OR with !=", `A=1 OR A!=2`, []SPLCondition{
+			{"", OpAny, nil, false, []SPLCondition{{"A", OpEquals, []string{"1"}, true, nil}, {"A", OpNotEquals, []string{"2"}, true, nil}}}}},
+		{"OR of AND groups", `(A=1 B=2) OR A=3`, []SPLCondition{
+			{"", OpAny, nil, false, []SPLCondition{
+				{"", OpAll, nil, false, []SPLCondition{{"A", OpEquals, []string{"1"}, true, nil}, {"B", OpEquals, []string{"2"}, true, nil}}},
+				{"A", OpEquals, []string{"3"}, true, nil}}}}},
+		{"NOT of an AND group (De Morgan)", `E=1 NOT (A=1 B IN (2, 3))`, []SPLCondition{
+			{"E", OpEquals, []string{"1"}, true, nil},
+			{"", OpAny, nil, false, []SPLCondition{{"A", OpNotIn, []string{"1"}, false, nil}, {"B", OpNotIn, []string{"2", "3"}, false, nil}}}}},
+		{"NOT over an OR of AND groups", `NOT ((A=1 B=2) OR C=3)`, []SPLCondition{
+			{"", OpAny, nil, false, []SPLCondition{{"A", OpNotIn, []string{"1"}, false, nil}, {"B", OpNotIn, []string{"2"}, false, nil}}},
+			{"C", OpNotIn, []string{"3"}, false, nil}}},
 		{"dotted and @ field names", `winlog.event_id=1 @x=y`, []SPLCondition{
-			{"winlog.event_id", OpEquals, []string{"1"}, true}, {"@x", OpEquals, []string{"y"}, false}}},
+			{"winlog.event_id", OpEquals, []string{"1"}, true, nil}, {"@x", OpEquals, []string{"y"}, false, nil}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -126,7 +141,7 @@ func TestCompileSPLMacroTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []SPLCondition{{"Channel", OpEquals, []string{"Security"}, false}, {"Provider", OpNotIn, []string{"x"}, false}, {"EventCode", OpEquals, []string{"4688"}, true}}
+	want := []SPLCondition{{"Channel", OpEquals, []string{"Security"}, false, nil}, {"Provider", OpNotIn, []string{"x"}, false, nil}, {"EventCode", OpEquals, []string{"4688"}, true, nil}}
 	if !reflect.DeepEqual(cs.Filter, want) || cs.SourceNote != "the Security log" {
 		t.Fatalf("%+v", cs)
 	}
@@ -159,10 +174,6 @@ func TestCompileSPLRejects(t *testing.T) {
 		{"generating command", "| tstats count from datamodel=Endpoint.Processes by dvc", 2, "tstats count from datamodel=Endpoint.Processes by dvc", "generating commands"},
 		{"unknown source macro", "`sysmon` EventCode=1 | stats count by dvc", 0, "`sysmon`", "unknown source macro"},
 		{"macro in the middle", "A=1 `m` | stats count by dvc", 4, "`m`", "macro is only supported first"},
-		{"OR across fields", "E=1 (A=1 OR B=2) | stats count by dvc", 4, "(A=1 OR B=2)", "OR is supported only"},
-		{"OR with !=", "A=1 OR A!=2 | stats count by dvc", 0, "A=1 OR A!=2", "OR is supported only"},
-		{"OR of AND groups", "(A=1 B=2) OR A=3 | stats count by dvc", 0, "(A=1 B=2) OR A=3", "OR is supported only"},
-		{"NOT of an AND group", "E=1 NOT (A=1 B=2) | stats count by dvc", 8, "(A=1 B=2)", "NOT of several ANDed"},
 		{"NOT of !=", "NOT A!=1 | stats count by dvc", 4, "A!=1", "NOT of field!=value"},
 		{"numeric comparison", "E=1 count>5 | stats count by dvc", 4, "count>5", "numeric comparisons"},
 		{"free text quoted", `E=1 "powershell" | stats count by dvc`, 4, `"powershell"`, "free-text"},
