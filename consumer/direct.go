@@ -30,12 +30,14 @@ type DirectConfig struct {
 // RunDirect runs the single-stage job until ctx ends.
 func RunDirect(ctx context.Context, cfg DirectConfig) error {
 	log := cfg.Log.With().Str("stage", "direct").Logger()
-	return runGroup(ctx, cfg.Conn, cfg.Group, cfg.Topics, cfg.Settings, log, func(gen *kafka.Generation) {
+	return runGroup(ctx, cfg.Conn, cfg.Group, cfg.Topics, cfg.Settings, log, func(gen *kafka.Generation, dr *drain) {
 		joined(gen, "direct", cfg.Metrics, log, cfg.OnAssigned, cfg.OnGenerationEnd)
 		for topic, parts := range gen.Assignments {
 			for _, pa := range parts {
 				topic, pa := topic, pa
+				done := dr.loop()
 				gen.Start(func(ctx context.Context) {
+					defer done()
 					p := newPartitionState(cfg.Stage2Config, pa.ID, log.With().Str("topic", topic).Logger())
 					p.topic = topic
 					dec, err := NewDecoder(cfg.Format, cfg.Decoder)
@@ -45,7 +47,7 @@ func RunDirect(ctx context.Context, cfg DirectConfig) error {
 					}
 					p.direct = &directInput{cfg: cfg, dec: dec, lastRead: cfg.Now(),
 						proc: inputProcessor{format: cfg.Format, rules: cfg.Rules, maxBytes: cfg.MaxRecordBytes, maxFutureSkew: cfg.MaxFutureSkew, metrics: cfg.Metrics}}
-					err = p.run(ctx, gen)
+					err = p.run(ctx, gen, dr, done)
 					p.clearGauges()
 					if err != nil && ctx.Err() == nil {
 						log.Error().Err(err).Str("topic", topic).Int("partition", pa.ID).Msg("input partition stopped; rejoining")

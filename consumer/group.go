@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -27,11 +28,74 @@ var DefaultGroupSettings = GroupSettings{
 	RebalanceTimeout: 10 * time.Second, JoinBackoff: time.Second,
 }
 
+// drainTimeout bounds how long a group waits for its partition loops'
+// final writes and commits before it leaves anyway.
+const drainTimeout = 5 * time.Second
+
+// drain is how a group shuts down cleanly: when its context ends, every
+// partition loop writes what it holds and commits it while the member is
+// still in its generation (a member that has left can no longer commit),
+// then the group is left. A loop must not return after draining: kafka-go
+// ends the whole generation when any started function returns, which would
+// cut the other loops' commits short; it waits for the generation's end.
+type drain struct {
+	ctx    context.Context // ends when the drain starts
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newDrain() *drain {
+	d := &drain{}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	return d
+}
+
+// loop registers a partition loop; call its result once the loop has
+// drained or stopped (more calls are no-ops).
+func (d *drain) loop() func() {
+	d.wg.Add(1)
+	var once sync.Once
+	return func() { once.Do(d.wg.Done) }
+}
+
+// requested tells a loop that it should drain.
+func (d *drain) requested() bool { return d.ctx.Err() != nil }
+
+// fetchContext is ctx, also ended when the drain starts, for a loop's reads:
+// a read that waits for records must not hold the drain up.
+func (d *drain) fetchContext(ctx context.Context) (context.Context, func()) {
+	fctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(d.ctx, cancel)
+	return fctx, func() { stop(); cancel() }
+}
+
+// fetchErr is what a read's error means to the loop: a read cut short by
+// the drain is as good as one that timed out.
+func (d *drain) fetchErr(err error) error {
+	if err != nil && errors.Is(err, context.Canceled) && d.requested() {
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
+// start asks every loop to drain and waits for them, at most timeout.
+func (d *drain) start(timeout time.Duration) bool {
+	d.cancel()
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
 // runGroup joins group id on topics and calls onGen for every generation
-// until ctx ends. onGen starts the generation's work with gen.Start and
-// returns; kafka-go ends the generation when any started function returns or
-// the group rebalances.
-func runGroup(ctx context.Context, c *cluster.Conn, id string, topics []string, gs GroupSettings, log zerolog.Logger, onGen func(*kafka.Generation)) error {
+// until ctx ends, then drains (see drain) and leaves. onGen starts the
+// generation's work with gen.Start and returns; kafka-go ends the generation
+// when any started function returns or the group rebalances.
+func runGroup(ctx context.Context, c *cluster.Conn, id string, topics []string, gs GroupSettings, log zerolog.Logger, onGen func(*kafka.Generation, *drain)) error {
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID: id, Brokers: c.Brokers, Dialer: c.Dialer(), Topics: topics,
 		StartOffset: kafka.FirstOffset, WatchPartitionChanges: true, PartitionWatchInterval: 10 * time.Second,
@@ -45,15 +109,21 @@ func runGroup(ctx context.Context, c *cluster.Conn, id string, topics []string, 
 	if err != nil {
 		return fmt.Errorf("consumer group %s: %w", id, err)
 	}
-	// Closing the group leaves it, so the partitions move at once rather
-	// than after the session timeout.
-	stop := context.AfterFunc(ctx, func() { cg.Close() })
-	defer stop()
+	// Closing the group (deferred) leaves it, so the partitions move at once
+	// rather than after the session timeout; first the loops commit what
+	// they did. cg.Next returns as soon as ctx ends, generation or not.
 	defer cg.Close()
+	dr := newDrain()
+	leave := func() error {
+		if !dr.start(drainTimeout) {
+			log.Warn().Str("group", id).Dur("timeout", drainTimeout).Msg("drain timed out; leaving the group, uncommitted records will be re-read")
+		}
+		return nil
+	}
 	for {
 		gen, err := cg.Next(ctx)
 		if ctx.Err() != nil {
-			return nil
+			return leave()
 		}
 		if errors.Is(err, kafka.ErrGroupClosed) {
 			return nil
@@ -62,12 +132,12 @@ func runGroup(ctx context.Context, c *cluster.Conn, id string, topics []string, 
 			log.Warn().Err(err).Str("group", id).Msg("join failed; retrying")
 			select {
 			case <-ctx.Done():
-				return nil
+				return leave()
 			case <-time.After(gs.JoinBackoff):
 			}
 			continue
 		}
-		onGen(gen)
+		onGen(gen, dr)
 		gen.Start(func(ctx context.Context) {
 			<-ctx.Done()
 			log.Info().Str("group", id).Int32("generation", gen.ID).Interface("revoked", assigned(gen)).Msg("generation ended; partitions revoked")

@@ -71,7 +71,7 @@ type inputState struct {
 // RunStage1 runs stage 1 until ctx ends.
 func RunStage1(ctx context.Context, cfg Stage1Config) error {
 	log := cfg.Log.With().Str("stage", "1").Logger()
-	return runGroup(ctx, cfg.Conn, cfg.Group, cfg.Topics, cfg.Settings, log, func(gen *kafka.Generation) {
+	return runGroup(ctx, cfg.Conn, cfg.Group, cfg.Topics, cfg.Settings, log, func(gen *kafka.Generation, dr *drain) {
 		joined(gen, "1", cfg.Metrics, log, cfg.OnAssigned, cfg.OnGenerationEnd)
 		st := &inputStates{states: map[string]*inputState{}}
 		now := cfg.Now()
@@ -80,8 +80,10 @@ func RunStage1(ctx context.Context, cfg Stage1Config) error {
 				s := &inputState{topic: topic, partition: pa.ID, lastRead: now, pos: max(pa.Offset, -1)}
 				st.states[fmt.Sprintf("%s/%d", topic, pa.ID)] = s
 				topic, pa := topic, pa
+				done := dr.loop()
 				gen.Start(func(ctx context.Context) {
-					if err := runInputPartition(ctx, cfg, gen, topic, pa, s, st, log); err != nil && ctx.Err() == nil {
+					defer done()
+					if err := runInputPartition(ctx, cfg, gen, topic, pa, s, st, log, dr, done); err != nil && ctx.Err() == nil {
 						log.Error().Err(err).Str("topic", topic).Int("partition", pa.ID).Msg("input partition stopped; rejoining")
 					}
 				})
@@ -104,7 +106,7 @@ const matchDelay = 20 * time.Millisecond
 // writes them (acks=all) in order while the loop reads on; the offsets that
 // carried them are committed after those writes are acknowledged, in
 // batches of FlushRecords or FlushInterval.
-func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generation, topic string, pa kafka.PartitionAssignment, s *inputState, st *inputStates, log zerolog.Logger) error {
+func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generation, topic string, pa kafka.PartitionAssignment, s *inputState, st *inputStates, log zerolog.Logger, dr *drain, drained func()) error {
 	r, err := newPartitionReader(cfg.Conn, topic, pa.ID, pa.Offset, cfg.FetchMaxBytes)
 	if err != nil {
 		return err
@@ -185,6 +187,8 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 	// timer per FetchMessage cost as much as decoding the record.
 	var dl deadline
 	defer dl.stop()
+	fetchCtx, stopFetch := dr.fetchContext(ctx)
+	defer stopFetch()
 	for {
 		d := lastFlush.Add(cfg.FlushInterval)
 		if w := outSince.Add(matchDelay); len(out)+len(dlq) > 0 && w.Before(d) {
@@ -193,10 +197,11 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 		if now := cfg.Now(); !d.After(now) {
 			d = now.Add(cfg.FlushInterval)
 		}
-		msg, err := r.FetchMessage(dl.until(ctx, d))
+		msg, err := r.FetchMessage(dl.until(fetchCtx, d))
 		if ctx.Err() != nil {
 			return nil // generation over: the next owner re-reads what was not committed
 		}
+		err = dr.fetchErr(err)
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("read %s/%d: %w", topic, pa.ID, err)
 		}
@@ -245,6 +250,16 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 			if err := write(); err != nil {
 				return err
 			}
+		}
+		if dr.requested() {
+			// Shutting down: write and commit what was read, then stay in
+			// the generation until the group is left (see drain).
+			if err := flush(); err != nil {
+				log.Warn().Err(err).Str("topic", topic).Int("partition", pa.ID).Msg("drain: final write or commit failed; the next owner re-reads from the last commit")
+			}
+			drained()
+			<-ctx.Done()
+			return nil
 		}
 	}
 }

@@ -49,13 +49,15 @@ type Stage2Config struct {
 // owner.
 func RunStage2(ctx context.Context, cfg Stage2Config) error {
 	log := cfg.Log.With().Str("stage", "2").Logger()
-	return runGroup(ctx, cfg.Conn, cfg.Group, []string{cfg.Topic}, cfg.Settings, log, func(gen *kafka.Generation) {
+	return runGroup(ctx, cfg.Conn, cfg.Group, []string{cfg.Topic}, cfg.Settings, log, func(gen *kafka.Generation, dr *drain) {
 		joined(gen, "2", cfg.Metrics, log, cfg.OnAssigned, cfg.OnGenerationEnd)
 		for _, pa := range gen.Assignments[cfg.Topic] {
 			pa := pa
+			done := dr.loop()
 			gen.Start(func(ctx context.Context) {
+				defer done()
 				p := newPartitionState(cfg, pa.ID, log)
-				err := p.run(ctx, gen)
+				err := p.run(ctx, gen, dr, done)
 				p.clearGauges()
 				if err != nil && ctx.Err() == nil {
 					log.Error().Err(err).Int("partition", pa.ID).Msg("repartition partition stopped; rejoining")
@@ -173,7 +175,7 @@ func newPartitionState(cfg Stage2Config, partition int, log zerolog.Logger) *par
 	}
 }
 
-func (p *partitionState) run(ctx context.Context, gen *kafka.Generation) error {
+func (p *partitionState) run(ctx context.Context, gen *kafka.Generation, dr *drain, drained func()) error {
 	cfg := p.cfg
 	off, raw, err := committed(ctx, cfg.Conn, gen.GroupID, p.topic, p.partition)
 	if err != nil {
@@ -205,15 +207,18 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation) error {
 	dirty := false
 	var dl deadline
 	defer dl.stop()
+	fetchCtx, stopFetch := dr.fetchContext(ctx)
+	defer stopFetch()
 	for {
 		wait := cfg.Now().Add(cfg.CommitInterval)
 		if len(p.out) > 0 {
 			wait = p.outSince.Add(emitDelay)
 		}
-		msg, err := r.FetchMessage(dl.until(ctx, wait))
+		msg, err := r.FetchMessage(dl.until(fetchCtx, wait))
 		if ctx.Err() != nil {
 			return nil
 		}
+		err = dr.fetchErr(err)
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("read %s/%d: %w", p.topic, p.partition, err)
 		}
@@ -248,7 +253,33 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation) error {
 			lastCommit, dirty = cfg.Now(), false
 			cfg.Metrics.ConsumerLag.WithLabelValues("2", p.topic, p.label).Set(float64(r.Lag()))
 		}
+		if dr.requested() {
+			// Shutting down: write the pending risk messages and commit,
+			// then stay in the generation until the group is left (see
+			// drain).
+			if err := p.drainCommit(ctx, gen, dirty); err != nil {
+				p.log.Warn().Err(err).Msg("drain: final write or commit failed; the next owner re-reads from the last commit")
+			}
+			drained()
+			<-ctx.Done()
+			return nil
+		}
 	}
+}
+
+// drainCommit writes what is pending and, when records were read since the
+// last commit and the replay is over, commits.
+func (p *partitionState) drainCommit(ctx context.Context, gen *kafka.Generation, dirty bool) error {
+	if err := p.flushOut(ctx); err != nil {
+		return err
+	}
+	if err := p.wr.wait(); err != nil {
+		return err
+	}
+	if !dirty || p.next < p.replayTo {
+		return nil
+	}
+	return p.commit(ctx, gen)
 }
 
 func (p *partitionState) handle(ctx context.Context, msg kafka.Message) error {

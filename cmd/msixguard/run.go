@@ -78,7 +78,7 @@ func (f *runFlags) register(c *cobra.Command) {
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "127.0.0.1:9464", "listen address of /metrics, /healthz, /readyz (empty: off)")
 	fl.StringVar(&f.logFormat, "log-format", "json", "log format: json or console")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fl.DurationVar(&f.drainTimeout, "drain-timeout", 8*time.Second, "on SIGTERM, how long to wait for the partition loops to stop and the groups to be left")
+	fl.DurationVar(&f.drainTimeout, "drain-timeout", 8*time.Second, "on SIGTERM, how long to wait for writes, commits and leaving the groups")
 }
 
 func newLogger(format, level string) (zerolog.Logger, error) {
@@ -193,7 +193,7 @@ func serve(parent context.Context, cfg pipeline.JobConfig, metricsAddr string, d
 		return err
 	case <-ctx.Done():
 	}
-	log.Info().Dur("timeout", drain).Msg("draining: stop fetching, leave groups (uncommitted work is re-read by the next owner)")
+	log.Info().Dur("timeout", drain).Msg("draining: stop fetching, flush, commit, leave groups")
 	select {
 	case err := <-done:
 		log.Info().Msg("drained")
