@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -41,7 +42,10 @@ const drainTimeout = 5 * time.Second
 type drain struct {
 	ctx    context.Context // ends when the drain starts
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// req is checked for every record: an atomic load, where ctx.Err()
+	// would take a mutex that every partition loop shares.
+	req atomic.Bool
+	wg  sync.WaitGroup
 }
 
 func newDrain() *drain {
@@ -59,7 +63,7 @@ func (d *drain) loop() func() {
 }
 
 // requested tells a loop that it should drain.
-func (d *drain) requested() bool { return d.ctx.Err() != nil }
+func (d *drain) requested() bool { return d.req.Load() }
 
 // fetchContext is ctx, also ended when the drain starts, for a loop's reads:
 // a read that waits for records must not hold the drain up.
@@ -80,6 +84,7 @@ func (d *drain) fetchErr(err error) error {
 
 // start asks every loop to drain and waits for them, at most timeout.
 func (d *drain) start(timeout time.Duration) bool {
+	d.req.Store(true)
 	d.cancel()
 	done := make(chan struct{})
 	go func() { d.wg.Wait(); close(done) }()
