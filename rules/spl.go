@@ -449,15 +449,16 @@ func toConditions(spl string, n *splNode, neg bool) ([]SPLCondition, error) {
 			return out, nil
 		}
 		var kids []SPLCondition
-		sameField := true
 		for _, k := range n.kids {
 			cs, err := toConditions(spl, k, false)
 			if err != nil {
 				return nil, err
 			}
-			c := group(cs)
-			sameField = sameField && (c.Op == OpEquals || c.Op == OpIn) && c.Field == kids0Field(kids, c)
-			kids = append(kids, c)
+			kids = append(kids, group(cs))
+		}
+		sameField := true
+		for _, c := range kids {
+			sameField = sameField && (c.Op == OpEquals || c.Op == OpIn) && c.Field == kids[0].Field
 		}
 		if sameField {
 			// One field's values: that field's IN list.
@@ -470,14 +471,6 @@ func toConditions(spl string, n *splNode, neg bool) ([]SPLCondition, error) {
 		return []SPLCondition{{Op: OpAny, Sub: kids}}, nil
 	}
 	return nil, &SPLError{n.pos, frag(), "unsupported expression"}
-}
-
-// kids0Field is the field of the first of kids, or c's when kids is empty.
-func kids0Field(kids []SPLCondition, c SPLCondition) string {
-	if len(kids) == 0 {
-		return c.Field
-	}
-	return kids[0].Field
 }
 
 // ---- commands after the search ----
