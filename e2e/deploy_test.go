@@ -9,13 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/msixguard/msixguard/aggregate"
 	"github.com/msixguard/msixguard/cluster"
@@ -25,18 +23,6 @@ import (
 )
 
 const dataset = "../testdata/conformance/08_many_windows_and_hosts/events.ndjson"
-
-func brokers(t *testing.T) string {
-	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
-		return b
-	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return strings.Join(c.ListenAddrs(), ",")
-}
 
 func buildBinary(t *testing.T) string {
 	bin := filepath.Join(t.TempDir(), "msixguard")

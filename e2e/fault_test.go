@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/msixguard/msixguard/cluster"
+	"github.com/msixguard/msixguard/internal/kafkatest"
 	"github.com/msixguard/msixguard/pipeline"
 )
 
@@ -28,7 +29,7 @@ func faultSuite(t *testing.T) {
 }
 
 func newDeployment(t *testing.T, partitions int) *deployment {
-	d := &deployment{t: t, bin: buildBinary(t), brokers: brokers(t)}
+	d := &deployment{t: t, bin: buildBinary(t), brokers: kafkatest.Brokers(t)}
 	d.group = fmt.Sprintf("f%d", time.Now().UnixNano()%1e9)
 	d.input, d.risk = d.group+"-input", d.group+"-risk"
 	var err error

@@ -14,11 +14,11 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/msixguard/msixguard/aggregate"
 	"github.com/msixguard/msixguard/cluster"
 	"github.com/msixguard/msixguard/consumer"
+	"github.com/msixguard/msixguard/internal/kafkatest"
 	"github.com/msixguard/msixguard/metrics"
 	"github.com/msixguard/msixguard/producer"
 )
@@ -27,16 +27,7 @@ import (
 // or to an embedded kfake broker.
 func testConn(t *testing.T) *cluster.Conn {
 	t.Helper()
-	brokers := os.Getenv("KAFKA_BROKERS")
-	if brokers == "" {
-		c, err := kfake.NewCluster(kfake.NumBrokers(1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Close)
-		brokers = strings.Join(c.ListenAddrs(), ",")
-	}
-	conn, err := cluster.New([]string{brokers}, nil, nil, "msixguard-test")
+	conn, err := cluster.New([]string{kafkatest.Brokers(t)}, nil, nil, "msixguard-test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,25 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/msixguard/msixguard/cluster"
+	"github.com/msixguard/msixguard/internal/kafkatest"
 )
-
-// opsBrokers returns the bootstrap brokers of the real Kafka in
-// KAFKA_BROKERS, or of an embedded kfake broker.
-func opsBrokers(t *testing.T) string {
-	t.Helper()
-	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
-		return b
-	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return strings.Join(c.ListenAddrs(), ",")
-}
 
 // TestOpsBinary builds the binary once and runs the operations checks on it.
 func TestOpsBinary(t *testing.T) {
@@ -62,7 +46,7 @@ func testRunReplayMetricsSIGTERM(t *testing.T, bin string) {
 		t.Fatal(err)
 	}
 	wantFinals := float64(bytes.Count(bytes.TrimSpace(expected), []byte{'\n'}) + 1)
-	brokers := opsBrokers(t)
+	brokers := kafkatest.Brokers(t)
 
 	prefix := fmt.Sprintf("ops%d-%d", time.Now().UnixNano()%1e9, rand.IntN(1e6))
 	input := prefix + "-input"
