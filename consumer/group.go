@@ -82,6 +82,17 @@ func (d *drain) fetchErr(err error) error {
 	return err
 }
 
+// finish is a loop's last act once the drain is requested: its final
+// writes and commit (final), then it tells the drain and stays in the
+// generation until the group is left. It returns final's error, for the
+// loop to log: the next owner re-reads from the last commit then.
+func (d *drain) finish(ctx context.Context, drained func(), final func() error) error {
+	err := final()
+	drained()
+	<-ctx.Done()
+	return err
+}
+
 // start asks every loop to drain and waits for them, at most timeout.
 func (d *drain) start(timeout time.Duration) bool {
 	d.req.Store(true)

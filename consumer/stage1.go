@@ -252,13 +252,9 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 			}
 		}
 		if dr.requested() {
-			// Shutting down: write and commit what was read, then stay in
-			// the generation until the group is left (see drain).
-			if err := flush(); err != nil {
+			if err := dr.finish(ctx, drained, flush); err != nil {
 				log.Warn().Err(err).Str("topic", topic).Int("partition", pa.ID).Msg("drain: final write or commit failed; the next owner re-reads from the last commit")
 			}
-			drained()
-			<-ctx.Done()
 			return nil
 		}
 	}

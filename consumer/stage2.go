@@ -254,14 +254,9 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation, dr *dra
 			cfg.Metrics.ConsumerLag.WithLabelValues("2", p.topic, p.label).Set(float64(r.Lag()))
 		}
 		if dr.requested() {
-			// Shutting down: write the pending risk messages and commit,
-			// then stay in the generation until the group is left (see
-			// drain).
-			if err := p.drainCommit(ctx, gen, dirty); err != nil {
+			if err := dr.finish(ctx, drained, func() error { return p.drainCommit(ctx, gen, dirty) }); err != nil {
 				p.log.Warn().Err(err).Msg("drain: final write or commit failed; the next owner re-reads from the last commit")
 			}
-			drained()
-			<-ctx.Done()
 			return nil
 		}
 	}
