@@ -50,6 +50,19 @@ func newCondition(field string, op Op, values []string) Condition {
 // parseNumber parses SPL-style numbers ("855", "855.0", "0x357" is not a
 // number in SPL search and stays a string).
 func parseNumber(s string) (float64, bool) {
+	// Most values compared with a number are short decimal integers (every
+	// record's EventCode): read those without ParseFloat, which cost a
+	// tenth of stage 1's time per record. 15 digits are exact in a float64.
+	if n := len(s); n > 0 && n <= 15 {
+		var x uint64
+		i := 0
+		for ; i < n && s[i] >= '0' && s[i] <= '9'; i++ {
+			x = x*10 + uint64(s[i]-'0')
+		}
+		if i == n {
+			return float64(x), true
+		}
+	}
 	if s == "" || strings.ContainsAny(s, "xXpP_") {
 		return 0, false
 	}

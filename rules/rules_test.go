@@ -449,3 +449,23 @@ func errLine(fe *FileError) int {
 	}
 	return fe.Line
 }
+
+// TestParseNumber: the integer fast path agrees with ParseFloat, and what
+// is not a plain decimal integer still goes the long way.
+func TestParseNumber(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"855", 855, true}, {"0855", 855, true}, {"0", 0, true}, {"999999999999999", 999999999999999, true},
+		{"1234567890123456789", 1234567890123456789, true}, // 19 digits: ParseFloat rounds, as before
+		{"855.0", 855, true}, {" 855", 855, true}, {"-855", -855, true}, {"+855", 855, true}, {"8.55e2", 855, true},
+		{"", 0, false}, {"85a", 0, false}, {"0x357", 0, false}, {"8_55", 0, false},
+	} {
+		got, ok := parseNumber(tc.in)
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("parseNumber(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
