@@ -155,6 +155,40 @@ func (c *Conn) EnsureTopics(ctx context.Context, specs []TopicSpec, create bool)
 	return have, nil
 }
 
+// Bounds asks the leader of one partition where it starts (its log start
+// offset: retention has deleted everything before) and ends (its high
+// watermark). Each is asked in a request of its own: kafka-go files an
+// answer by the timestamp the broker echoes, and Kafka echoes -1 ("last")
+// for a "first" question too, so the two answers would collide.
+func (c *Conn) Bounds(ctx context.Context, topic string, partition int) (first, end int64, err error) {
+	ask := func(q kafka.OffsetRequest) (int64, error) {
+		resp, err := c.Client().ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: {q}}})
+		if err != nil {
+			return -1, err
+		}
+		for _, p := range resp.Topics[topic] {
+			if p.Partition != partition {
+				continue
+			}
+			if p.Error != nil {
+				return -1, p.Error
+			}
+			// The one question's answer, under whichever name it was filed.
+			if o := max(p.FirstOffset, p.LastOffset); o >= 0 {
+				return o, nil
+			}
+		}
+		return -1, fmt.Errorf("no offset in the answer for %s/%d", topic, partition)
+	}
+	if first, err = ask(kafka.FirstOffsetOf(partition)); err != nil {
+		return -1, -1, fmt.Errorf("list the first offset of %s/%d: %w", topic, partition, err)
+	}
+	if end, err = ask(kafka.LastOffsetOf(partition)); err != nil {
+		return -1, -1, fmt.Errorf("list the end offset of %s/%d: %w", topic, partition, err)
+	}
+	return first, end, nil
+}
+
 // EndOffsets asks the partitions' leaders where each partition ends: the
 // offset the next record written to it will get (its high watermark). A
 // partition whose leader could not answer (none elected, fenced, not

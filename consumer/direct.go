@@ -74,7 +74,7 @@ type directInput struct {
 // handle processes one input record: its matches are aggregated, its dead
 // letter written (before the commit that passes it), and its event time
 // moves the partition's watermark.
-func (d *directInput) handle(ctx context.Context, p *partitionState, msg kafka.Message, replay bool) error {
+func (d *directInput) handle(ctx context.Context, p *partitionState, msg kafka.Message, control, replay bool) error {
 	now := d.cfg.Now()
 	d.lastRead = now
 	d.quiet.reset()
@@ -82,7 +82,7 @@ func (d *directInput) handle(ctx context.Context, p *partitionState, msg kafka.M
 		d.cfg.Metrics.RecordsConsumed.WithLabelValues(msg.Topic).Inc()
 	}
 	var matches []rules.Match
-	t, bad := d.proc.process(d.dec, &d.ev, msg, now, func(m rules.Match) { matches = append(matches, m) })
+	t, bad := d.proc.process(d.dec, &d.ev, msg, control, now, func(m rules.Match) { matches = append(matches, m) })
 	if bad != nil && !replay {
 		if err := d.cfg.DLQ.Write(ctx, *bad); err != nil {
 			d.cfg.Metrics.WriteErrors.WithLabelValues(d.cfg.DLQ.Topic()).Inc()

@@ -233,21 +233,3 @@ func committed(ctx context.Context, c *cluster.Conn, group, topic string, partit
 	}
 	return -1, "", nil
 }
-
-// newPartitionReader reads one partition from offset (or the first offset
-// when offset is negative).
-func newPartitionReader(c *cluster.Conn, topic string, partition int, offset int64, maxBytes int) (*kafka.Reader, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: c.Brokers, Dialer: c.Dialer(), Topic: topic, Partition: partition,
-		MinBytes: 1, MaxBytes: maxBytes, MaxWait: 200 * time.Millisecond, ReadBackoffMin: 50 * time.Millisecond,
-		ReadBackoffMax: time.Second, QueueCapacity: 1000,
-	})
-	if offset < 0 {
-		offset = kafka.FirstOffset
-	}
-	if err := r.SetOffset(offset); err != nil {
-		r.Close()
-		return nil, fmt.Errorf("seek %s/%d to %d: %w", topic, partition, offset, err)
-	}
-	return r, nil
-}

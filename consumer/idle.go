@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/msixguard/msixguard/cluster"
 )
 
@@ -61,17 +59,4 @@ func endOffsetsOf(ctx context.Context, c *cluster.Conn, parts map[string][]int, 
 		return nil
 	}
 	return ends
-}
-
-// readerPosition is the offset of the next record r will deliver, as far
-// as kafka-go's own fetch position tells: -1 before its first fetch, and
-// while fetched records wait in its queue. It resolves a start at "the
-// first offset" and jumps past records retention removed. (Stats also
-// resets kafka-go's counters; msixguard reads none of them.)
-func readerPosition(r *kafka.Reader) int64 {
-	s := r.Stats()
-	if s.QueueLength > 0 || s.Offset < 0 {
-		return -1
-	}
-	return s.Offset
 }

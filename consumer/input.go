@@ -26,14 +26,18 @@ type inputProcessor struct {
 // process decodes msg and calls onMatch for each rule match that can be
 // counted. It returns the record's event time (zero when it has none that
 // may move the watermark) and its dead letter, if any.
-func (p inputProcessor) process(dec Decoder, ev *event.Event, msg kafka.Message, now time.Time, onMatch func(rules.Match)) (time.Time, *kafka.Message) {
+func (p inputProcessor) process(dec Decoder, ev *event.Event, msg kafka.Message, control bool, now time.Time, onMatch func(rules.Match)) (time.Time, *kafka.Message) {
 	m := p.metrics
 	if msg.Value == nil {
 		// A tombstone carries no event; it is counted, not dead-lettered.
 		m.Dropped.WithLabelValues("tombstone").Inc()
 		return time.Time{}, nil
 	}
-	if isTxMarker(msg) {
+	if control {
+		// A commit or abort marker of a transactional producer (Kafka
+		// Connect with exactly-once, Flink, Kafka Streams): an offset, not
+		// an event. (The records of aborted transactions still come
+		// through: msixguard reads uncommitted.)
 		m.Dropped.WithLabelValues("transaction_marker").Inc()
 		return time.Time{}, nil
 	}
@@ -70,19 +74,4 @@ func (p inputProcessor) process(dec Decoder, ev *event.Event, msg kafka.Message,
 		m.Unmatched.Inc()
 	}
 	return ev.Time, nil
-}
-
-// isTxMarker recognizes a transaction marker. kafka-go (through v0.4.51)
-// does not hide the control records a transactional producer leaves in a
-// topic (Kafka Connect with exactly-once, Flink, Kafka Streams): each commit
-// or abort comes out as a record whose key is the control record key
-// (version 0, type 0 abort or 1 commit) and whose value is version 0 and a
-// coordinator epoch. No Windows event is 6 bytes long, so a record of that
-// exact shape is a marker, counted as a drop rather than dead-lettered. (The
-// records of aborted transactions still come through: kafka-go reads
-// uncommitted.)
-func isTxMarker(msg kafka.Message) bool {
-	k, v := msg.Key, msg.Value
-	return len(k) == 4 && k[0] == 0 && k[1] == 0 && k[2] == 0 && k[3] <= 1 &&
-		len(v) == 6 && v[0] == 0 && v[1] == 0
 }

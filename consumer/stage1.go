@@ -107,10 +107,8 @@ const matchDelay = 20 * time.Millisecond
 // carried them are committed after those writes are acknowledged, in
 // batches of FlushRecords or FlushInterval.
 func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generation, topic string, pa kafka.PartitionAssignment, s *inputState, st *inputStates, log zerolog.Logger, dr *drain, drained func()) error {
-	r, err := newPartitionReader(cfg.Conn, topic, pa.ID, pa.Offset, cfg.FetchMaxBytes)
-	if err != nil {
-		return err
-	}
+	r := NewPartitionFetcher(FetchConfig{Conn: cfg.Conn, Topic: topic, Partition: pa.ID, Offset: pa.Offset,
+		MaxBytes: cfg.FetchMaxBytes, Log: log, Metrics: cfg.Metrics})
 	defer r.Close()
 	dec, err := NewDecoder(cfg.Format, cfg.Decoder)
 	if err != nil {
@@ -184,39 +182,42 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 	}
 	consumed := m.RecordsConsumed.WithLabelValues(topic)
 	// One deadline per flush interval, not one per record: a context and
-	// timer per FetchMessage cost as much as decoding the record.
+	// timer per Fetch cost as much as decoding the record.
 	var dl deadline
 	defer dl.stop()
 	fetchCtx, stopFetch := dr.fetchContext(ctx)
 	defer stopFetch()
+	now := cfg.Now()
 	for {
 		d := lastFlush.Add(cfg.FlushInterval)
 		if w := outSince.Add(matchDelay); len(out)+len(dlq) > 0 && w.Before(d) {
 			d = w
 		}
-		if now := cfg.Now(); !d.After(now) {
+		if !d.After(now) {
 			d = now.Add(cfg.FlushInterval)
 		}
-		msg, err := r.FetchMessage(dl.until(fetchCtx, d))
+		msg, control, err := r.Fetch(dl.until(fetchCtx, d))
 		if ctx.Err() != nil {
 			return nil // generation over: the next owner re-reads what was not committed
 		}
+		// One clock reading per record: reading it is not free, and the
+		// record's own handling takes microseconds.
+		now = cfg.Now()
 		err = dr.fetchErr(err)
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("read %s/%d: %w", topic, pa.ID, err)
 		}
 		if err != nil && next < 0 {
-			// Nothing pending: where the reader is tells the idle probe
+			// Nothing pending: where the fetcher is tells the idle probe
 			// where a partition never read from (no commit yet) starts,
 			// or that retention moved its start past the commit.
-			if at := readerPosition(r); at >= 0 {
+			if at := r.Position(); at >= 0 {
 				st.mu.Lock()
 				s.pos = max(s.pos, at)
 				st.mu.Unlock()
 			}
 		}
 		if err == nil {
-			now := cfg.Now()
 			if next < 0 {
 				// First record since the last flush: not idle any more.
 				st.mu.Lock()
@@ -226,7 +227,7 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 			}
 			consumed.Inc()
 			before := len(out) + len(dlq)
-			t, bad := proc.process(dec, &ev, msg, now, func(match rules.Match) {
+			t, bad := proc.process(dec, &ev, msg, control, now, func(match rules.Match) {
 				out = append(out, MatchRecord(match, msg.Topic, msg.Partition, msg.Offset, msg.Time))
 			})
 			if bad != nil {
@@ -242,11 +243,11 @@ func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generat
 			}
 			next = msg.Offset + 1
 		}
-		if next >= 0 && (len(out)+len(dlq) >= cfg.FlushRecords || cfg.Now().Sub(lastFlush) >= cfg.FlushInterval) {
+		if next >= 0 && (len(out)+len(dlq) >= cfg.FlushRecords || now.Sub(lastFlush) >= cfg.FlushInterval) {
 			if err := flush(); err != nil {
 				return err
 			}
-		} else if len(out)+len(dlq) > 0 && cfg.Now().Sub(outSince) >= matchDelay {
+		} else if len(out)+len(dlq) > 0 && now.Sub(outSince) >= matchDelay {
 			if err := write(); err != nil {
 				return err
 			}

@@ -18,7 +18,7 @@ import (
 // read loop over the same records.
 func BenchmarkStage1(b *testing.B) { benchStage1(b, false) }
 
-// BenchmarkReaderLoop is the ceiling: the same reader, counting records.
+// BenchmarkReaderLoop is the ceiling: the same fetcher, counting records.
 func BenchmarkReaderLoop(b *testing.B) { benchStage1(b, true) }
 
 func benchStage1(b *testing.B, bare bool) {
@@ -43,13 +43,10 @@ func benchStage1(b *testing.B, bare bool) {
 	w.Close()
 	b.ResetTimer()
 	if bare {
-		r, err := newPartitionReader(conn, "in", 0, -1, 16<<20)
-		if err != nil {
-			b.Fatal(err)
-		}
+		r := NewPartitionFetcher(FetchConfig{Conn: conn, Topic: "in", Offset: -1, MaxBytes: DefaultFetchBytes})
 		defer r.Close()
 		for i := 0; i < b.N; i++ {
-			if _, err := r.FetchMessage(ctx); err != nil {
+			if _, _, err := r.Fetch(ctx); err != nil {
 				b.Fatal(err)
 			}
 		}

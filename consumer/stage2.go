@@ -191,10 +191,8 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation, dr *dra
 		p.engine.Advance(time.Unix(0, meta.Emitted))
 		p.tracker, p.seen, p.replayTo = meta.Tracker, meta.Seen, meta.Read
 	}
-	r, err := newPartitionReader(cfg.Conn, p.topic, p.partition, off, cfg.FetchMaxBytes)
-	if err != nil {
-		return err
-	}
+	r := NewPartitionFetcher(FetchConfig{Conn: cfg.Conn, Topic: p.topic, Partition: p.partition, Offset: off,
+		MaxBytes: cfg.FetchMaxBytes, Log: p.log, Metrics: cfg.Metrics})
 	defer r.Close()
 	p.next = off
 	// Risk messages are written by their own goroutine, in order, so the
@@ -214,7 +212,7 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation, dr *dra
 		if len(p.out) > 0 {
 			wait = p.outSince.Add(emitDelay)
 		}
-		msg, err := r.FetchMessage(dl.until(fetchCtx, wait))
+		msg, control, err := r.Fetch(dl.until(fetchCtx, wait))
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -223,12 +221,12 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation, dr *dra
 			return fmt.Errorf("read %s/%d: %w", p.topic, p.partition, err)
 		}
 		if err != nil && p.direct != nil && p.next >= p.replayTo {
-			if err := p.direct.idle(ctx, p, max(p.next, readerPosition(r))); err != nil {
+			if err := p.direct.idle(ctx, p, max(p.next, r.Position())); err != nil {
 				return err
 			}
 		}
 		if err == nil {
-			if err := p.handle(ctx, msg); err != nil {
+			if err := p.handle(ctx, msg, control); err != nil {
 				return err
 			}
 			p.next = msg.Offset + 1
@@ -277,10 +275,13 @@ func (p *partitionState) drainCommit(ctx context.Context, gen *kafka.Generation,
 	return p.commit(ctx, gen)
 }
 
-func (p *partitionState) handle(ctx context.Context, msg kafka.Message) error {
+func (p *partitionState) handle(ctx context.Context, msg kafka.Message, control bool) error {
 	replay := msg.Offset < p.replayTo
 	if p.direct != nil {
-		return p.direct.handle(ctx, p, msg, replay)
+		return p.direct.handle(ctx, p, msg, control, replay)
+	}
+	if control {
+		return nil // a transaction marker: stage 1 writes none, but a hand-made producer might
 	}
 	switch string(producer.Header(msg.Headers, producer.HeaderType)) {
 	case "watermark":

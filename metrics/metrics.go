@@ -21,6 +21,8 @@ type Metrics struct {
 	StateBytes      prometheus.Gauge
 	CommitErrors    *prometheus.CounterVec // stage
 	WriteErrors     *prometheus.CounterVec // topic
+	FetchErrors     *prometheus.CounterVec // topic
+	OffsetsSkipped  *prometheus.CounterVec // topic
 	ConsumerLag     *prometheus.GaugeVec   // stage, topic, partition
 	Watermark       *prometheus.GaugeVec   // input_partition (stage 2 view), seconds since epoch
 	WatermarkAge    *prometheus.GaugeVec   // partition: wall clock minus watermark, seconds
@@ -47,6 +49,8 @@ func New(reg prometheus.Registerer) *Metrics {
 		StateBytes:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "msixguard_state_bytes", Help: "Estimated bytes of window state held in memory."}),
 		CommitErrors:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "msixguard_commit_errors_total", Help: "Failed offset commits, by stage."}, []string{"stage"}),
 		WriteErrors:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "msixguard_write_errors_total", Help: "Failed produce requests, by topic."}, []string{"topic"}),
+		FetchErrors:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "msixguard_fetch_errors_total", Help: "Failed fetch requests (each is retried), by topic."}, []string{"topic"}),
+		OffsetsSkipped:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "msixguard_offsets_skipped_total", Help: "Offsets skipped because retention deleted them before they were read, by topic."}, []string{"topic"}),
 		ConsumerLag:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "msixguard_consumer_lag_records", Help: "High watermark minus next offset, by stage, topic and partition."}, []string{"stage", "topic", "partition"}),
 		Watermark:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "msixguard_watermark_seconds", Help: "Event-time watermark of each input partition as seen by stage 2 (unix seconds)."}, []string{"input_partition"}),
 		WatermarkAge:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "msixguard_watermark_age_seconds", Help: "Wall clock minus the watermark of each repartition partition."}, []string{"partition"}),
@@ -57,7 +61,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Ready:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "msixguard_ready", Help: "1 while every stage is in a consumer-group generation; 0 while joining or rebalancing."}),
 	}
 	reg.MustRegister(m.RecordsConsumed, m.Matched, m.Unmatched, m.Dropped, m.DecodeErrors, m.DLQWrites, m.LateEvents,
-		m.Suppressed, m.RiskMessages, m.OpenGroups, m.OpenWindows, m.StateBytes, m.CommitErrors, m.WriteErrors,
+		m.Suppressed, m.RiskMessages, m.OpenGroups, m.OpenWindows, m.StateBytes, m.CommitErrors, m.WriteErrors, m.FetchErrors, m.OffsetsSkipped,
 		m.ConsumerLag, m.Watermark, m.WatermarkAge, m.Latency, m.Rebalances, m.Duplicates, m.Ready)
 	return m
 }

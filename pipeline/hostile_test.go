@@ -52,7 +52,8 @@ func hostileCorpus() []hostileRecord {
 		{"Avro with an unknown schema id", []byte{0, 0, 0, 0x30, 0x39, 2, 'x'}, "dlq:avro_unknown_schema"},
 		{"Avro truncated", []byte{0, 0, 0, 0, 1, 0x80}, "dlq:avro_decode"},
 		{"binary garbage", []byte{0x01, 0x02, 0x03, 0xff}, "dlq:unknown_format"},
-		{"empty value (kafka-go writes it as null)", []byte{}, "dropped:tombstone"},
+		// Empty is not null: no tombstone, a record with no content.
+		{"empty value", []byte{}, "dlq:empty_record"},
 		{"whitespace only", []byte(" \n\t "), "dlq:empty_record"},
 		{"tombstone", nil, "dropped:tombstone"},
 		{"JSON array", []byte(`[1,2,3]`), "dlq:unknown_format"},

@@ -111,7 +111,7 @@ func Run(ctx context.Context, cfg JobConfig) error {
 	s2 := consumer.Stage2Config{
 		Conn: cfg.Conn, Group: cfg.Group + "-stage2", Topic: cfg.RepartitionTopic, Rules: cfg.Rules,
 		Engine: cfg.Engine, Emitter: &em, Encoder: cfg.Encoder, Risk: risk, CommitInterval: cfg.CommitInterval,
-		FetchMaxBytes: 16 << 20, Settings: cfg.Settings, Now: cfg.Now, Log: cfg.Log, Metrics: cfg.Metrics,
+		FetchMaxBytes: consumer.DefaultFetchBytes, Settings: cfg.Settings, Now: cfg.Now, Log: cfg.Log, Metrics: cfg.Metrics,
 	}
 	if cfg.InputKeyedBy != "" {
 		s2.Group = cfg.Group + "-direct"
@@ -130,7 +130,7 @@ func Run(ctx context.Context, cfg JobConfig) error {
 		Repartition: repart, RepartitionPartitions: parts[cfg.RepartitionTopic], DLQ: dlq,
 		IdleTimeout: cfg.IdleTimeout, MarkerInterval: cfg.MarkerInterval, FlushInterval: cfg.FlushInterval,
 		FlushRecords: 5000, MaxRecordBytes: cfg.MaxRecordBytes, MaxFutureSkew: cfg.MaxFutureSkew,
-		FetchMaxBytes: 16 << 20, Settings: cfg.Settings, Now: cfg.Now, Log: cfg.Log, Metrics: cfg.Metrics,
+		FetchMaxBytes: consumer.DefaultFetchBytes, Settings: cfg.Settings, Now: cfg.Now, Log: cfg.Log, Metrics: cfg.Metrics,
 	}
 	s1.OnAssigned, s1.OnGenerationEnd = ready.joined(0)
 	s2.OnAssigned, s2.OnGenerationEnd = ready.joined(1)

@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -145,6 +146,9 @@ func DeadLetter(src kafka.Message, reason, detail string, at time.Time, maxValue
 		value = value[:maxValue]
 		hs = append(hs, kafka.Header{Key: HeaderOriginalBytes, Value: []byte(strconv.Itoa(len(src.Value)))})
 	}
+	// The key and value are copied: a consumer's fetcher reuses the memory
+	// of the records it hands out, and a dead letter is written later.
+	value = bytes.Clone(value)
 	hs = append(hs,
 		kafka.Header{Key: HeaderErrorReason, Value: []byte(reason)},
 		kafka.Header{Key: HeaderError, Value: []byte(detail)},
@@ -153,7 +157,7 @@ func DeadLetter(src kafka.Message, reason, detail string, at time.Time, maxValue
 		kafka.Header{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(src.Offset, 10))},
 		kafka.Header{Key: HeaderFailedAt, Value: []byte(at.UTC().Format(time.RFC3339Nano))},
 	)
-	return kafka.Message{Key: src.Key, Value: value, Headers: hs}
+	return kafka.Message{Key: bytes.Clone(src.Key), Value: value, Headers: hs}
 }
 
 // RiskRecord builds the Kafka record of a risk message.
