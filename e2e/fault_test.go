@@ -170,8 +170,18 @@ func brokerFault(t *testing.T, what string, fault func(script string)) {
 	script := brokerScript(t)
 	d := newDeployment(t, 6)
 	want, lines := expected(t), datasetLines(t)
+	// The idle timeout must outlast the longest gap in the input, or the
+	// gap is, by definition, an idle input whose windows close on the wall
+	// clock, and what comes after it is late. The producer here is stalled
+	// by the fault itself: after the broker returns, kafka-go's cached
+	// metadata says "no leader" for up to its 10-s refresh, so some
+	// partitions get no records for that long, while msixguard's replicas
+	// (their caches refreshed at other moments) may already confirm those
+	// partitions at their end. With 3 s (the other tests') one run failed
+	// just so: 7 windows' matches came as late messages, after the
+	// producer had retried for 9 s; with 20 s it would have to stall 20 s.
 	for i := 0; i < 2; i++ {
-		d.startReplica()
+		d.startReplica("--idle-timeout", "20s")
 	}
 	half := len(lines) / 2
 	d.produce(lines[:half])
