@@ -42,6 +42,7 @@ func child(args []string) int {
 	topic := fs.String("topic", "", "input topic")
 	group := fs.String("group", "", "consumer group")
 	expect := fs.Int64("expect", 0, "ceiling: records to count before exiting")
+	fetcher := fs.Bool("fetcher", false, "ceiling: read with msixguard's consumer.PartitionFetcher instead of kafka-go's Reader")
 	repart := fs.String("repartition", "", "stage1: repartition topic")
 	dlq := fs.String("dlq", "", "stage1: DLQ topic")
 	groups := fs.Int("groups", 0, "mem: open groups")
@@ -61,7 +62,7 @@ func child(args []string) int {
 	var err error
 	switch args[0] {
 	case "ceiling":
-		err = childCeiling(ctx, *brokers, *topic, *group, *expect)
+		err = childCeiling(ctx, *brokers, *topic, *group, *expect, *fetcher)
 	case "stage1":
 		err = childStage1(ctx, *brokers, *topic, *group, *repart, *dlq)
 	case "mem":
@@ -80,7 +81,7 @@ func child(args []string) int {
 // as msixguard's consumer.runGroup and the same per-partition Reader as
 // consumer.newPartitionReader (copied: it is unexported), and nothing but a
 // counter per record.
-func childCeiling(ctx context.Context, brokers, topic, group string, expect int64) error {
+func childCeiling(ctx context.Context, brokers, topic, group string, expect int64, fetcher bool) error {
 	c, err := cluster.New([]string{brokers}, nil, nil, "bench-ceiling")
 	if err != nil {
 		return err
@@ -114,6 +115,21 @@ func childCeiling(ctx context.Context, brokers, topic, group string, expect int6
 	fmt.Printf("READY %d\n", time.Now().UnixMilli())
 	for _, pa := range gen.Assignments[topic] {
 		gen.Start(func(ctx context.Context) {
+			if fetcher {
+				// msixguard's own read path (consumer.PartitionFetcher,
+				// as stage 1 configures it), counting records.
+				f := consumer.NewPartitionFetcher(consumer.FetchConfig{Conn: c, Topic: topic, Partition: pa.ID, Offset: -1,
+					MaxBytes: consumer.DefaultFetchBytes, Log: zerolog.Nop()})
+				defer f.Close()
+				for {
+					if _, _, err := f.Fetch(ctx); err != nil {
+						return
+					}
+					if n.Add(1) == expect {
+						once.Do(func() { close(done) })
+					}
+				}
+			}
 			r := kafka.NewReader(kafka.ReaderConfig{
 				Brokers: c.Brokers, Dialer: c.Dialer(), Topic: topic, Partition: pa.ID,
 				MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond, ReadBackoffMin: 50 * time.Millisecond,
@@ -171,7 +187,7 @@ func childStage1(ctx context.Context, brokers, topic, group, repartTopic, dlqTop
 		Repartition: repart, RepartitionPartitions: parts[repartTopic], DLQ: dlq,
 		IdleTimeout: 30 * time.Second, MarkerInterval: time.Second, FlushInterval: 200 * time.Millisecond,
 		FlushRecords: 5000, MaxRecordBytes: 1 << 20, MaxFutureSkew: time.Hour,
-		FetchMaxBytes: 16 << 20, Settings: consumer.DefaultGroupSettings, Now: time.Now, Log: log,
+		FetchMaxBytes: consumer.DefaultFetchBytes, Settings: consumer.DefaultGroupSettings, Now: time.Now, Log: log,
 		Metrics: metrics.NewUnregistered(),
 		OnAssigned: func(map[string][]int) {
 			once.Do(func() { fmt.Printf("READY %d\n", time.Now().UnixMilli()) })

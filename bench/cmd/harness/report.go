@@ -124,6 +124,12 @@ func summary(res *results) string {
 		}
 	}
 	p("| msixguard stage 1 ÷ ConsumerPerformance | %s | — |\n", ratio(get(s1), get(perf)))
+	if fl := res.find("msixguard fetcher loop"); fl != nil && s1 != nil {
+		p("| msixguard stage 1 ÷ msixguard fetcher loop (same read path, counting only) | %s | — |\n", ratio(get(s1), get(fl)))
+		if c := res.find("kafka-go group loop"); c != nil {
+			p("| CPU per record: msixguard fetcher loop ÷ kafka-go loop | %s | — |\n", ratio(fl.CPUPerM, c.CPUPerM))
+		}
+	}
 	p("| msixguard whole pipeline ÷ kafka-go ceiling (neighbouring runs) | %s | — |\n", ratio(get(pl), res.local(pl)))
 	p("| msixguard whole pipeline ÷ Kafka Streams | %s | ≥ 2× |\n", ratio(get(pl), get(ks)))
 	p("| Kafka Streams ÷ kafka-go ceiling (neighbouring runs) | %s | — |\n", ratio(get(ks), res.local(ks)))
