@@ -55,6 +55,7 @@ type FetchConfig struct {
 	MaxWait   time.Duration
 	Log       zerolog.Logger
 	Metrics   *metrics.Metrics // nil: none
+	Now       func() time.Time // nil: time.Now; paces the warnings of a failing fetch
 }
 
 // fetchBatch is one fetch response, copied: records and their bytes.
@@ -78,6 +79,9 @@ type span struct{ start, end int }
 func NewPartitionFetcher(cfg FetchConfig) *PartitionFetcher {
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 200 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &PartitionFetcher{
@@ -175,7 +179,7 @@ func (f *PartitionFetcher) run(ctx context.Context, cfg FetchConfig) {
 	defer close(f.done)
 	log := cfg.Log.With().Str("topic", cfg.Topic).Int("partition", cfg.Partition).Logger()
 	client := cfg.Conn.Client()
-	var fails failures
+	fails := failures{now: cfg.Now}
 	at := cfg.Offset
 	for ctx.Err() == nil {
 		if at < 0 {
@@ -215,7 +219,7 @@ func (f *PartitionFetcher) run(ctx context.Context, cfg FetchConfig) {
 		case <-ctx.Done():
 			return
 		}
-		next, err := b.fill(res.Records, at)
+		next, skipped, err := b.fill(res.Records, at)
 		if err != nil {
 			// A record set kafka-go could not parse: what was read of it
 			// is handed on, and the rest is fetched again.
@@ -223,6 +227,12 @@ func (f *PartitionFetcher) run(ctx context.Context, cfg FetchConfig) {
 		}
 		if len(b.recs) == 0 {
 			f.free <- b
+			if skipped > 0 && err == nil {
+				// Only records before at: a batch emptied by compaction.
+				// kafka-go does not say where such a batch ends, so the
+				// partition cannot move past it; say so rather than spin.
+				fails.note(ctx, fmt.Errorf("the fetch at offset %d returned only earlier records (a batch emptied by log compaction?); high watermark %d", at, res.HighWatermark), log, cfg.Metrics, cfg.Topic)
+			}
 			continue
 		}
 		select {
@@ -260,9 +270,9 @@ func outOfRange(ctx context.Context, cfg FetchConfig, at int64, log zerolog.Logg
 }
 
 // fill copies the records of rs at or after offset at into b, and returns
-// the offset after the last one. Kafka answers with whole record batches,
-// so the first may start before at.
-func (b *fetchBatch) fill(rs kafka.RecordReader, at int64) (int64, error) {
+// the offset after the last one and how many earlier records it skipped.
+// Kafka answers with whole record batches, so the first may start before at.
+func (b *fetchBatch) fill(rs kafka.RecordReader, at int64) (next int64, skipped int, err error) {
 	b.recs, b.data = b.recs[:0], b.data[:0]
 	readers := []kafka.RecordReader{rs}
 	if s, ok := rs.(*protocol.RecordStream); ok {
@@ -276,9 +286,11 @@ func (b *fetchBatch) fill(rs kafka.RecordReader, at int64) (int64, error) {
 				break
 			}
 			if err != nil {
-				return at, err
+				return at, skipped, err
 			}
-			if rec.Offset >= at {
+			if rec.Offset < at {
+				skipped++
+			} else {
 				hs := rec.Headers
 				if len(hs) > 0 {
 					hs = append([]kafka.Header(nil), hs...)
@@ -293,7 +305,7 @@ func (b *fetchBatch) fill(rs kafka.RecordReader, at int64) (int64, error) {
 			closeBytes(rec.Value)
 		}
 	}
-	return at, nil
+	return at, skipped, nil
 }
 
 // copy appends the bytes of v to b.data.
@@ -322,6 +334,7 @@ func closeBytes(v protocol.Bytes) {
 // to 1 s, as kafka-go's Reader used, one warning when the failures start
 // and one every 30 s while they last, and a counted error each time.
 type failures struct {
+	now     func() time.Time
 	n       int
 	started time.Time
 	warned  time.Time
@@ -331,7 +344,7 @@ func (fl *failures) note(ctx context.Context, err error, log zerolog.Logger, m *
 	if ctx.Err() != nil {
 		return
 	}
-	now := time.Now()
+	now := fl.now()
 	if fl.n == 0 {
 		fl.started = now
 	}
@@ -354,9 +367,9 @@ func (fl *failures) note(ctx context.Context, err error, log zerolog.Logger, m *
 
 func (fl *failures) recovered(log zerolog.Logger) {
 	if fl.n > 0 {
-		log.Info().Int("attempts", fl.n).Dur("failed_for", time.Since(fl.started)).Msg("fetching again")
+		log.Info().Int("attempts", fl.n).Dur("failed_for", fl.now().Sub(fl.started)).Msg("fetching again")
 	}
-	*fl = failures{}
+	*fl = failures{now: fl.now}
 }
 
 // DefaultFetchBytes is the most a fetch response of one partition holds

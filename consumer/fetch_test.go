@@ -266,3 +266,53 @@ func waitUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestFetcherOnlyEarlierRecords: a fetch that returns only records before
+// the asked offset (what a batch emptied by log compaction looks like;
+// here the test rewinds the request) is counted and retried, not spun on
+// silently, and reading goes on once the partition answers normally.
+func TestFetcherOnlyEarlierRecords(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	conn, cl, topic := fetchEnv(t, strings.Join(c.ListenAddrs(), ","))
+	produce := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: fmt.Appendf(nil, "%d", i)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	produce(0, 5)
+	var rewind atomic.Bool
+	rewind.Store(true)
+	var rewound atomic.Int64
+	c.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if rewind.Load() {
+			for i := range kreq.(*kmsg.FetchRequest).Topics {
+				for j := range kreq.(*kmsg.FetchRequest).Topics[i].Partitions {
+					kreq.(*kmsg.FetchRequest).Topics[i].Partitions[j].FetchOffset = 0
+				}
+			}
+			rewound.Add(1)
+		}
+		return nil, nil, false
+	})
+	m := metrics.NewUnregistered()
+	f := NewPartitionFetcher(FetchConfig{Conn: conn, Topic: topic, Offset: 5, MaxBytes: DefaultFetchBytes, Log: zerolog.Nop(), Metrics: m})
+	defer f.Close()
+	waitUntil(t, 10*time.Second, "fetches counted as failures", func() bool { return metrics.Sum(m.FetchErrors) >= 2 })
+	if pos := f.Position(); pos != 5 {
+		t.Errorf("Position = %d, want 5 (nothing before it may be handed out)", pos)
+	}
+	rewind.Store(false)
+	produce(5, 8)
+	fetchAll(t, f, 3, func(i int, v, _ []byte, off int64, _ bool, _ int) {
+		if off != int64(5+i) || string(v) != fmt.Sprint(5+i) {
+			t.Fatalf("record %d: offset %d value %q, want offset %d", i, off, v, 5+i)
+		}
+	})
+}

@@ -108,7 +108,7 @@ const matchDelay = 20 * time.Millisecond
 // batches of FlushRecords or FlushInterval.
 func runInputPartition(ctx context.Context, cfg Stage1Config, gen *kafka.Generation, topic string, pa kafka.PartitionAssignment, s *inputState, st *inputStates, log zerolog.Logger, dr *drain, drained func()) error {
 	r := NewPartitionFetcher(FetchConfig{Conn: cfg.Conn, Topic: topic, Partition: pa.ID, Offset: pa.Offset,
-		MaxBytes: cfg.FetchMaxBytes, Log: log, Metrics: cfg.Metrics})
+		MaxBytes: cfg.FetchMaxBytes, Log: log, Metrics: cfg.Metrics, Now: cfg.Now})
 	defer r.Close()
 	dec, err := NewDecoder(cfg.Format, cfg.Decoder)
 	if err != nil {

@@ -192,7 +192,7 @@ func (p *partitionState) run(ctx context.Context, gen *kafka.Generation, dr *dra
 		p.tracker, p.seen, p.replayTo = meta.Tracker, meta.Seen, meta.Read
 	}
 	r := NewPartitionFetcher(FetchConfig{Conn: cfg.Conn, Topic: p.topic, Partition: p.partition, Offset: off,
-		MaxBytes: cfg.FetchMaxBytes, Log: p.log, Metrics: cfg.Metrics})
+		MaxBytes: cfg.FetchMaxBytes, Log: p.log, Metrics: cfg.Metrics, Now: cfg.Now})
 	defer r.Close()
 	p.next = off
 	// Risk messages are written by their own goroutine, in order, so the
