@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -210,11 +209,7 @@ func TestFetcherOutOfRange(t *testing.T) {
 // known) are retried and counted, and nothing is lost. Runs on kfake, whose
 // requests the test can intercept, whatever KAFKA_BROKERS says.
 func TestFetcherRetries(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := kafkatest.Fake(t)
 	conn, cl, topic := fetchEnv(t, strings.Join(c.ListenAddrs(), ","))
 	for i := 0; i < 50; i++ {
 		if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: fmt.Appendf(nil, "%d", i)}).FirstErr(); err != nil {
@@ -272,11 +267,7 @@ func waitUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
 // here the test rewinds the request) is counted and retried, not spun on
 // silently, and reading goes on once the partition answers normally.
 func TestFetcherOnlyEarlierRecords(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := kafkatest.Fake(t)
 	conn, cl, topic := fetchEnv(t, strings.Join(c.ListenAddrs(), ","))
 	produce := func(from, to int) {
 		for i := from; i < to; i++ {

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/msixguard/msixguard/cluster"
+	"github.com/msixguard/msixguard/internal/kafkatest"
 	"github.com/msixguard/msixguard/metrics"
 )
 
@@ -29,11 +29,7 @@ func TestJobIdleNeedsTheBroker(t *testing.T) {
 			name = "keyed-by-" + keyedBy
 		}
 		t.Run(name, func(t *testing.T) {
-			c, err := kfake.NewCluster(kfake.NumBrokers(1))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(c.Close)
+			c := kafkatest.Fake(t)
 			var refuse atomic.Bool
 			var refused atomic.Int64
 			c.ControlKey(int16(kmsg.ListOffsets), func(kreq kmsg.Request) (kmsg.Response, error, bool) {

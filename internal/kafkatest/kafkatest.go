@@ -18,10 +18,18 @@ func Brokers(tb testing.TB) string {
 	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
 		return b
 	}
+	return strings.Join(Fake(tb).ListenAddrs(), ",")
+}
+
+// Fake starts an embedded one-broker kfake cluster that lives until the
+// test ends, for tests that intercept requests (ControlKey) whatever
+// KAFKA_BROKERS says.
+func Fake(tb testing.TB) *kfake.Cluster {
+	tb.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(c.Close)
-	return strings.Join(c.ListenAddrs(), ",")
+	return c
 }
