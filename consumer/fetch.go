@@ -211,7 +211,6 @@ func (f *PartitionFetcher) run(ctx context.Context, cfg FetchConfig) {
 			fails.note(ctx, err, log, cfg.Metrics, cfg.Topic)
 			continue
 		}
-		fails.recovered(log)
 		f.high.Store(res.HighWatermark)
 		var b *fetchBatch
 		select {
@@ -220,19 +219,21 @@ func (f *PartitionFetcher) run(ctx context.Context, cfg FetchConfig) {
 			return
 		}
 		next, skipped, err := b.fill(res.Records, at)
-		if err != nil {
+		switch {
+		case err != nil:
 			// A record set kafka-go could not parse: what was read of it
 			// is handed on, and the rest is fetched again.
 			fails.note(ctx, fmt.Errorf("read fetched records at offset %d: %w", at, err), log, cfg.Metrics, cfg.Topic)
+		case len(b.recs) == 0 && skipped > 0:
+			// Only records before at: a batch emptied by compaction.
+			// kafka-go does not say where such a batch ends, so the
+			// partition cannot move past it; say so rather than spin.
+			fails.note(ctx, fmt.Errorf("the fetch at offset %d returned only earlier records (a batch emptied by log compaction?); high watermark %d", at, res.HighWatermark), log, cfg.Metrics, cfg.Topic)
+		default:
+			fails.recovered(log)
 		}
 		if len(b.recs) == 0 {
 			f.free <- b
-			if skipped > 0 && err == nil {
-				// Only records before at: a batch emptied by compaction.
-				// kafka-go does not say where such a batch ends, so the
-				// partition cannot move past it; say so rather than spin.
-				fails.note(ctx, fmt.Errorf("the fetch at offset %d returned only earlier records (a batch emptied by log compaction?); high watermark %d", at, res.HighWatermark), log, cfg.Metrics, cfg.Topic)
-			}
 			continue
 		}
 		select {

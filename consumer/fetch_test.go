@@ -296,6 +296,11 @@ func TestFetcherOnlyEarlierRecords(t *testing.T) {
 	f := NewPartitionFetcher(FetchConfig{Conn: conn, Topic: topic, Offset: 5, MaxBytes: DefaultFetchBytes, Log: zerolog.Nop(), Metrics: m})
 	defer f.Close()
 	waitUntil(t, 10*time.Second, "fetches counted as failures", func() bool { return metrics.Sum(m.FetchErrors) >= 2 })
+	// Backed off, not spun on: 50 ms, 100 ms, 200 ms, ... between tries.
+	time.Sleep(time.Second)
+	if n := rewound.Load(); n > 8 {
+		t.Errorf("%d fetches in about 1.2 s: the fetcher spins instead of backing off", n)
+	}
 	if pos := f.Position(); pos != 5 {
 		t.Errorf("Position = %d, want 5 (nothing before it may be handed out)", pos)
 	}
