@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -311,4 +312,59 @@ func TestFetcherOnlyEarlierRecords(t *testing.T) {
 			t.Fatalf("record %d: offset %d value %q, want offset %d", i, off, v, 5+i)
 		}
 	})
+}
+
+// TestFetcherFollowsTheLeader: when a partition's leadership moves to
+// another broker (a rolling restart, a reassignment), the fetcher's
+// requests to the old leader fail until kafka-go's metadata cache
+// refreshes (every 10 s at most), then it reads on from the new leader,
+// losing and repeating nothing. Runs on a 3-broker kfake cluster.
+func TestFetcherFollowsTheLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a metadata refresh")
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	conn, cl, topic := fetchEnv(t, strings.Join(c.ListenAddrs(), ","))
+	produce := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: fmt.Appendf(nil, "%d", i)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	produce(0, 10)
+	m := metrics.NewUnregistered()
+	f := NewPartitionFetcher(FetchConfig{Conn: conn, Topic: topic, Offset: 0, MaxBytes: DefaultFetchBytes, Log: zerolog.Nop(), Metrics: m})
+	defer f.Close()
+	check := func(from int) func(int, []byte, []byte, int64, bool, int) {
+		return func(i int, v, _ []byte, off int64, _ bool, _ int) {
+			if off != int64(from+i) || string(v) != fmt.Sprint(from+i) {
+				t.Fatalf("record %d: offset %d value %q, want offset %d", i, off, v, from+i)
+			}
+		}
+	}
+	fetchAll(t, f, 10, check(0))
+	old := c.LeaderFor(topic, 0)
+	if err := c.MoveTopicPartition(topic, 0, (old+1)%3); err != nil {
+		t.Fatal(err)
+	}
+	if c.LeaderFor(topic, 0) == old {
+		t.Fatal("leadership did not move")
+	}
+	produce(10, 20)
+	start := time.Now()
+	for i := 0; i < 10; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+		msg, _, err := f.Fetch(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("record %d after the move: %v (after %s)", 10+i, err, time.Since(start))
+		}
+		check(10)(i, msg.Value, msg.Key, msg.Offset, false, 0)
+	}
+	t.Logf("read on from the new leader %s after the move (%v failed fetches)", time.Since(start).Round(time.Millisecond), metrics.Sum(m.FetchErrors))
 }
