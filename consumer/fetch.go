@@ -274,6 +274,15 @@ func outOfRange(ctx context.Context, cfg FetchConfig, at int64, log zerolog.Logg
 // the offset after the last one and how many earlier records it skipped.
 // Kafka answers with whole record batches, so the first may start before at.
 func (b *fetchBatch) fill(rs kafka.RecordReader, at int64) (next int64, skipped int, err error) {
+	// A buffer a backlog grew is let go once the fetches are small again
+	// (the last one used under a quarter of it): a partition that caught
+	// up should not keep a megabyte or two for good.
+	if cap(b.data) > keepFetchBuffer && len(b.data) < cap(b.data)/4 {
+		b.data = nil
+	}
+	if cap(b.recs) > keepFetchBuffer/64 && len(b.recs) < cap(b.recs)/4 {
+		b.recs = nil
+	}
 	b.recs, b.data = b.recs[:0], b.data[:0]
 	readers := []kafka.RecordReader{rs}
 	if s, ok := rs.(*protocol.RecordStream); ok {
@@ -377,3 +386,7 @@ func (fl *failures) recovered(log zerolog.Logger) {
 // (Kafka's own max.partition.fetch.bytes default): a fetcher keeps two such
 // responses, so it bounds the memory a partition costs while catching up.
 const DefaultFetchBytes = 1 << 20
+
+// keepFetchBuffer is the size up to which a fetch buffer is kept whatever
+// its use.
+const keepFetchBuffer = 64 << 10

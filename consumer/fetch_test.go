@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -367,4 +368,36 @@ func TestFetcherFollowsTheLeader(t *testing.T) {
 		check(10)(i, msg.Value, msg.Key, msg.Offset, false, 0)
 	}
 	t.Logf("read on from the new leader %s after the move (%v failed fetches)", time.Since(start).Round(time.Millisecond), metrics.Sum(m.FetchErrors))
+}
+
+// TestFetchBufferShrinks: a buffer grown by a large response is let go
+// once responses are small again, and kept while they are large.
+func TestFetchBufferShrinks(t *testing.T) {
+	big := kafka.Record{Offset: 0, Value: kafka.NewBytes(make([]byte, 512<<10))}
+	small := func(off int64) kafka.RecordReader {
+		return kafka.NewRecordReader(kafka.Record{Offset: off, Value: kafka.NewBytes([]byte("x"))})
+	}
+	var b fetchBatch
+	if _, _, err := b.fill(kafka.NewRecordReader(big), 0); err != nil {
+		t.Fatal(err)
+	}
+	grown := cap(b.data)
+	if grown < 512<<10 {
+		t.Fatalf("cap %d after a 512 KiB record", grown)
+	}
+	if _, _, err := b.fill(small(1), 1); err != nil {
+		t.Fatal(err)
+	}
+	if cap(b.data) != grown {
+		t.Fatalf("cap %d right after the large response, want it kept (%d)", cap(b.data), grown)
+	}
+	if _, _, err := b.fill(small(2), 2); err != nil {
+		t.Fatal(err)
+	}
+	if cap(b.data) > keepFetchBuffer {
+		t.Fatalf("cap %d after two small responses, want at most %d", cap(b.data), keepFetchBuffer)
+	}
+	if string(b.bytes(b.recs[0].value)) != "x" || b.recs[0].offset != 2 {
+		t.Fatalf("record after the shrink: %+v", b.recs[0])
+	}
 }
