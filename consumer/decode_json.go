@@ -23,6 +23,7 @@ type jsonDecoder struct {
 	p       fastjson.Parser
 	b       eventBuilder
 	scratch []byte
+	flat    []flatMember // the fast path's members, reused
 }
 
 func (d *jsonDecoder) Decode(value []byte, ev *event.Event) error {
@@ -36,6 +37,20 @@ func (d *jsonDecoder) Decode(value []byte, ev *event.Event) error {
 	if len(value) == 0 {
 		return decodeErr(f, ReasonEmptyRecord, "record has no content")
 	}
+	if d.format != FormatECS {
+		if d.fastNormalized(value) {
+			d.b.flush(ev)
+			ev.Time = d.b.time
+			return nil
+		}
+		d.b.reset() // the fast path declined: start over on the reference
+	}
+	return d.decodeTree(value, ev, f)
+}
+
+// decodeTree decodes value with fastjson: the reference path, taken by
+// every record the fast path declines (decode_json_fast.go).
+func (d *jsonDecoder) decodeTree(value []byte, ev *event.Event, f Format) error {
 	if jsonTooDeep(value) {
 		return decodeErr(f, ReasonInvalidJSON, "nested deeper than %d levels", maxJSONDepth)
 	}
