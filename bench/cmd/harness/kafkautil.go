@@ -126,9 +126,10 @@ func newProducer(c *cluster.Conn, topic string, bal kafka.Balancer) *kafka.Write
 
 // riskMsg is what the harness reads of an output message.
 type riskMsg struct {
-	ID   string `json:"id"`
-	Kind string `json:"kind"`
-	Dest string `json:"dest"`
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	Dest       string    `json:"dest"`
+	DetectedAt time.Time `json:"detected_at"`
 }
 
 type arrival struct {

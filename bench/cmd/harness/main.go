@@ -164,6 +164,16 @@ type latencyResult struct {
 	WarmupS   float64      `json:"warmup_s"`
 	P99Steady float64      `json:"p99_after_warmup_ms"`
 	Series    [][2]float64 `json:"series"` // (seconds since start, ms)
+	// The latency split at the risk message's detected_at (when msixguard
+	// built it): produce → built (the broker's input side, stage 1, the
+	// repartition hop, stage 2) and built → at the harness's reader (the
+	// write, the risk topic, the harness's fetch and its own scheduling).
+	// The slowest of each per second of the phase tell where a slow
+	// stretch was spent.
+	P99Built     float64   `json:"p99_produce_to_built_ms"`
+	P99Delivered float64   `json:"p99_built_to_reader_ms"`
+	MaxBuiltPerS []float64 `json:"max_produce_to_built_ms_per_s"`
+	MaxDelivPerS []float64 `json:"max_built_to_reader_ms_per_s"`
 }
 
 // latencyWarmup is how long a load phase runs before P99Steady counts.
@@ -807,6 +817,8 @@ func (r *runner) latencyAt(ctx context.Context, run int, frac float64, rate int)
 		lat  = map[string]float64{}
 		t0   = time.Now()
 		ser  [][2]float64
+		// produce→built and built→reader per match, with its send second
+		split [][3]float64
 	)
 	col := collect(ctx, r.conn, group+"-risk", 3, func(a arrival) {
 		if a.msg.Kind != "early" {
@@ -818,6 +830,10 @@ func (r *runner) latencyAt(ctx context.Context, run int, frac float64, rate int)
 				ms := float64(a.at.Sub(s).Microseconds()) / 1000
 				lat[a.msg.Dest] = ms
 				ser = append(ser, [2]float64{s.Sub(t0).Seconds(), ms})
+				if !a.msg.DetectedAt.IsZero() {
+					split = append(split, [3]float64{s.Sub(t0).Seconds(),
+						float64(a.msg.DetectedAt.Sub(s).Microseconds()) / 1000, float64(a.at.Sub(a.msg.DetectedAt).Microseconds()) / 1000})
+				}
 			}
 		}
 		mu.Unlock()
@@ -915,9 +931,33 @@ func (r *runner) latencyAt(ctx context.Context, run int, frac float64, rate int)
 		lr.WarmupS = latencyWarmup.Seconds()
 		lr.P99Steady = steady[int(math.Min(float64(len(steady)-1), math.Ceil(0.99*float64(len(steady)))-1))]
 	}
+	if len(split) > 0 {
+		var built, deliv []float64
+		for _, x := range split {
+			if x[0] < 0 {
+				continue // a probe of the warm-up
+			}
+			built, deliv = append(built, x[1]), append(deliv, x[2])
+			sec := int(x[0])
+			for len(lr.MaxBuiltPerS) <= sec {
+				lr.MaxBuiltPerS, lr.MaxDelivPerS = append(lr.MaxBuiltPerS, 0), append(lr.MaxDelivPerS, 0)
+			}
+			lr.MaxBuiltPerS[sec] = math.Max(lr.MaxBuiltPerS[sec], math.Round(x[1]))
+			lr.MaxDelivPerS[sec] = math.Max(lr.MaxDelivPerS[sec], math.Round(x[2]))
+		}
+		p99 := func(v []float64) float64 {
+			if len(v) == 0 {
+				return 0
+			}
+			slices.Sort(v)
+			return v[int(math.Min(float64(len(v)-1), math.Ceil(0.99*float64(len(v)))-1))]
+		}
+		lr.P99Built, lr.P99Delivered = p99(built), p99(deliv)
+	}
 	lr.Series = thin(lr.Series, 2000) // percentiles above used every sample
 	r.res.Latency = append(r.res.Latency, lr)
 	r.logf("latency: %d/%d early messages, p50 %.0f ms, p99 %.0f ms (after the first %.0f s: %.0f ms), max %.0f ms at %.0f records/s", lr.Received, lr.Sent, lr.P50, lr.P99, lr.WarmupS, lr.P99Steady, lr.Max, lr.AchievedRate)
+	r.logf("latency split at detected_at: p99 produce→built %.0f ms, built→reader %.0f ms; slowest per second: produce→built %v, built→reader %v", lr.P99Built, lr.P99Delivered, lr.MaxBuiltPerS, lr.MaxDelivPerS)
 	return nil
 }
 

@@ -166,6 +166,12 @@ func summary(res *results) string {
 				l.AchievedRate, l.TargetRate, l.Fraction, l.Received, l.Sent, l.P50, l.P90, l.P99, steady, l.Max)
 		}
 		p("\n")
+		for _, l := range res.Latency {
+			if l.P99Built > 0 {
+				p("At %.2f × max, split at the message's `detected_at`: p99 produce → built by msixguard %.0f ms, built → at the harness's reader %.0f ms; slowest per second of the phase: produce → built %v ms, built → reader %v ms.\n\n",
+					l.Fraction, l.P99Built, l.P99Delivered, l.MaxBuiltPerS, l.MaxDelivPerS)
+			}
+		}
 	}
 	if len(res.Memory) > 0 {
 		p("### Memory per open group (`aggregate.Engine`, live heap after GC)\n\n| open groups | bytes per group | heap | process RSS | target |\n|---|---|---|---|---|\n")
