@@ -251,6 +251,35 @@ func (b *eventBuilder) commit(name string, canonical bool, off int) bool {
 	return true
 }
 
+// valueStart begins one value: a name to copy from the record (when name
+// is "") goes into buf first. Pass what it returns to valueEnd once the
+// value's text is appended.
+func (b *eventBuilder) valueStart(name string, nameBytes []byte) valueMark {
+	var m valueMark
+	if name == "" {
+		m.nameOff = b.mark()
+		b.buf = append(b.buf, nameBytes...)
+		m.nameEnd = b.mark()
+	}
+	m.name, m.off = name, b.mark()
+	return m
+}
+
+// valueMark is where a value (and a copied name) starts in buf.
+type valueMark struct {
+	name                  string
+	nameOff, nameEnd, off int
+}
+
+// valueEnd records the value begun at m; false when the record has more
+// values than maxFieldValues.
+func (b *eventBuilder) valueEnd(m valueMark, canonical bool) bool {
+	if m.name == "" {
+		return b.commitNamed(m.nameOff, m.nameEnd, m.off)
+	}
+	return b.commit(m.name, canonical, m.off)
+}
+
 // commitNamed records buf[off:] as one value of the field whose name is
 // buf[nameOff:nameEnd].
 func (b *eventBuilder) commitNamed(nameOff, nameEnd, off int) bool {

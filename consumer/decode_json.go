@@ -488,13 +488,8 @@ func (d *jsonDecoder) scalar(f Format, name string, nameBytes []byte, key string
 		key = quoteDetail(nameBytes) // error path only
 	}
 	b := &d.b
-	var nameOff, nameEnd int
-	if name == "" {
-		nameOff = b.mark()
-		b.buf = append(b.buf, nameBytes...)
-		nameEnd = b.mark()
-	}
-	off := b.mark()
+	vm := b.valueStart(name, nameBytes)
+	off := vm.off
 	switch t {
 	case fastjson.TypeString:
 		s, _ := v.StringBytes()
@@ -522,13 +517,7 @@ func (d *jsonDecoder) scalar(f Format, name string, nameBytes []byte, key string
 	default:
 		return decodeErr(f, ReasonBadFieldType, "%s is a %s, want a string or number", key, t)
 	}
-	var ok bool
-	if name == "" {
-		ok = b.commitNamed(nameOff, nameEnd, off)
-	} else {
-		ok = b.commit(name, kind != valueOther, off)
-	}
-	if !ok {
+	if !b.valueEnd(vm, kind != valueOther) {
 		return decodeErr(f, ReasonTooManyFields, "more than %d field values", maxFieldValues)
 	}
 	return nil

@@ -261,13 +261,7 @@ func (d *jsonDecoder) fastOther(m *flatMember) bool {
 // the reference would refuse.
 func (d *jsonDecoder) fastScalar(name string, nameBytes []byte, m *flatMember, kind int) bool {
 	b := &d.b
-	var nameOff, nameEnd int
-	if name == "" {
-		nameOff = b.mark()
-		b.buf = append(b.buf, nameBytes...)
-		nameEnd = b.mark()
-	}
-	off := b.mark()
+	vm := b.valueStart(name, nameBytes)
 	switch m.kind {
 	case flatString:
 		if !utf8.Valid(m.val) {
@@ -291,8 +285,5 @@ func (d *jsonDecoder) fastScalar(name string, nameBytes []byte, m *flatMember, k
 	default: // flatEscaped: the reference unescapes it
 		return false
 	}
-	if name == "" {
-		return b.commitNamed(nameOff, nameEnd, off)
-	}
-	return b.commit(name, kind != valueOther, off)
+	return b.valueEnd(vm, kind != valueOther)
 }
