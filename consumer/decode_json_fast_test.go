@@ -1,9 +1,7 @@
 package consumer
 
 import (
-	"bufio"
 	"bytes"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -151,24 +149,7 @@ func TestJSONFastPathEdits(t *testing.T) {
 
 // realJSONRecords are the normalized JSON records of the conformance
 // vectors.
-func realJSONRecords(tb testing.TB) [][]byte {
-	var out [][]byte
-	cases, _ := os.ReadDir("testdata/conformance")
-	for _, c := range cases {
-		b, err := os.ReadFile("testdata/conformance/" + c.Name() + "/events.ndjson")
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 {
-				out = append(out, append([]byte(nil), l...))
-			}
-		}
-	}
-	return out
-}
+func realJSONRecords(testing.TB) [][]byte { return conformanceLines("events.ndjson") }
 
 // TestJSONFastPathTakesRealRecords: the conformance records that decode
 // and are flat take the fast path, with the reference's result.

@@ -44,6 +44,17 @@ func fetchEnv(t *testing.T, brokers string, opts ...kgo.Opt) (*cluster.Conn, *kg
 	return conn, cl, topic
 }
 
+// produceNumbered writes records from..to-1, each its number as the value,
+// one produce request each (so one record batch each).
+func produceNumbered(t *testing.T, cl *kgo.Client, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: fmt.Appendf(nil, "%d", i)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // fetchAll reads n records from f, each within a few seconds.
 func fetchAll(t *testing.T, f *PartitionFetcher, n int, each func(i int, msg []byte, key []byte, offset int64, control bool, hdrs int)) {
 	t.Helper()
@@ -159,15 +170,7 @@ func TestFetcherTransactionMarkers(t *testing.T) {
 func TestFetcherOutOfRange(t *testing.T) {
 	conn, cl, topic := fetchEnv(t, kafkatest.Brokers(t))
 	ctx := context.Background()
-	produce := func(from, to int) {
-		var recs []*kgo.Record
-		for i := from; i < to; i++ {
-			recs = append(recs, &kgo.Record{Value: fmt.Appendf(nil, "%d", i)})
-		}
-		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	produce := func(from, to int) { produceNumbered(t, cl, from, to) }
 	produce(0, 100)
 	req := kmsg.NewPtrDeleteRecordsRequest()
 	rt := kmsg.NewDeleteRecordsRequestTopic()
@@ -213,11 +216,7 @@ func TestFetcherOutOfRange(t *testing.T) {
 func TestFetcherRetries(t *testing.T) {
 	c := kafkatest.Fake(t)
 	conn, cl, topic := fetchEnv(t, strings.Join(c.ListenAddrs(), ","))
-	for i := 0; i < 50; i++ {
-		if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: fmt.Appendf(nil, "%d", i)}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	produceNumbered(t, cl, 0, 50)
 	var refused atomic.Int64
 	c.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
@@ -271,13 +270,7 @@ func waitUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
 func TestFetcherOnlyEarlierRecords(t *testing.T) {
 	c := kafkatest.Fake(t)
 	conn, cl, topic := fetchEnv(t, strings.Join(c.ListenAddrs(), ","))
-	produce := func(from, to int) {
-		for i := from; i < to; i++ {
-			if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: fmt.Appendf(nil, "%d", i)}).FirstErr(); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	produce := func(from, to int) { produceNumbered(t, cl, from, to) }
 	produce(0, 5)
 	var rewind atomic.Bool
 	rewind.Store(true)
@@ -330,13 +323,7 @@ func TestFetcherFollowsTheLeader(t *testing.T) {
 	}
 	t.Cleanup(c.Close)
 	conn, cl, topic := fetchEnv(t, strings.Join(c.ListenAddrs(), ","))
-	produce := func(from, to int) {
-		for i := from; i < to; i++ {
-			if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: fmt.Appendf(nil, "%d", i)}).FirstErr(); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	produce := func(from, to int) { produceNumbered(t, cl, from, to) }
 	produce(0, 10)
 	m := metrics.NewUnregistered()
 	f := NewPartitionFetcher(FetchConfig{Conn: conn, Topic: topic, Offset: 0, MaxBytes: DefaultFetchBytes, Log: zerolog.Nop(), Metrics: m})
